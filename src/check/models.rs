@@ -1,0 +1,179 @@
+//! Ready-made sequential models for common objects.
+//!
+//! Each is a plain sequential implementation: the specification a concurrent version must be
+//! linearizable to. They derive `Hash` and `Eq` for the checker's cache.
+
+use std::collections::VecDeque;
+use std::fmt::Debug;
+
+use super::Model;
+
+/// A read/write register.
+///
+/// ```
+/// use threadsmith::check::{Model, models::{Register, RegisterOp}};
+/// let mut r = Register::new(0);
+/// assert_eq!(r.apply(&RegisterOp::Write(5)), None);
+/// assert_eq!(r.apply(&RegisterOp::Read), Some(5));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Register<T> {
+    value: T,
+}
+
+/// An operation on a [`Register`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterOp<T> {
+    /// Returns `Some(value)`.
+    Read,
+    /// Stores the value; returns `None`.
+    Write(T),
+}
+
+impl<T> Register<T> {
+    /// A register holding `value`.
+    pub fn new(value: T) -> Self {
+        Self { value }
+    }
+}
+
+impl<T: Clone + Debug + PartialEq> Model for Register<T> {
+    type Op = RegisterOp<T>;
+    type Ret = Option<T>;
+    fn apply(&mut self, op: &RegisterOp<T>) -> Option<T> {
+        match op {
+            RegisterOp::Read => Some(self.value.clone()),
+            RegisterOp::Write(v) => {
+                self.value = v.clone();
+                None
+            }
+        }
+    }
+}
+
+/// A counter with `fetch_add` and `get`.
+///
+/// ```
+/// use threadsmith::check::{Model, models::{Counter, CounterOp}};
+/// let mut c = Counter::default();
+/// assert_eq!(c.apply(&CounterOp::FetchAdd(2)), 0);
+/// assert_eq!(c.apply(&CounterOp::Get), 2);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Counter {
+    value: u64,
+}
+
+/// An operation on a [`Counter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CounterOp {
+    /// Adds (wrapping) and returns the value before.
+    FetchAdd(u64),
+    /// Returns the value.
+    Get,
+}
+
+impl Model for Counter {
+    type Op = CounterOp;
+    type Ret = u64;
+    fn apply(&mut self, op: &CounterOp) -> u64 {
+        let before = self.value;
+        if let CounterOp::FetchAdd(n) = op {
+            self.value = before.wrapping_add(*n);
+        }
+        before
+    }
+}
+
+/// A FIFO queue.
+///
+/// ```
+/// use threadsmith::check::{Model, models::{FifoQueue, QueueOp}};
+/// let mut q = FifoQueue::new();
+/// q.apply(&QueueOp::Push(1));
+/// q.apply(&QueueOp::Push(2));
+/// assert_eq!(q.apply(&QueueOp::Pop), Some(1));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FifoQueue<T> {
+    items: VecDeque<T>,
+}
+
+/// An operation on a [`FifoQueue`] or a [`LifoStack`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum QueueOp<T> {
+    /// Adds the value; returns `None`.
+    Push(T),
+    /// Removes and returns the next value, `None` when empty.
+    Pop,
+}
+
+impl<T> FifoQueue<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self {
+            items: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Default for FifoQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Debug + PartialEq> Model for FifoQueue<T> {
+    type Op = QueueOp<T>;
+    type Ret = Option<T>;
+    fn apply(&mut self, op: &QueueOp<T>) -> Option<T> {
+        match op {
+            QueueOp::Push(v) => {
+                self.items.push_back(v.clone());
+                None
+            }
+            QueueOp::Pop => self.items.pop_front(),
+        }
+    }
+}
+
+/// A LIFO stack (operations are [`QueueOp`]s: `Push` and `Pop`).
+///
+/// ```
+/// use threadsmith::check::{Model, models::{LifoStack, QueueOp}};
+/// let mut s = LifoStack::new();
+/// s.apply(&QueueOp::Push(1));
+/// s.apply(&QueueOp::Push(2));
+/// assert_eq!(s.apply(&QueueOp::Pop), Some(2));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LifoStack<T> {
+    items: Vec<T>,
+}
+
+impl<T> LifoStack<T> {
+    /// An empty stack.
+    pub fn new() -> Self {
+        Self { items: Vec::new() }
+    }
+}
+
+impl<T> Default for LifoStack<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Debug + PartialEq> Model for LifoStack<T> {
+    type Op = QueueOp<T>;
+    type Ret = Option<T>;
+    fn apply(&mut self, op: &QueueOp<T>) -> Option<T> {
+        match op {
+            QueueOp::Push(v) => {
+                self.items.push(v.clone());
+                None
+            }
+            QueueOp::Pop => self.items.pop(),
+        }
+    }
+}
