@@ -59,7 +59,7 @@ pub mod atomic {
 /// Threads (`std::thread`, or loom's under `--cfg loom`).
 pub mod thread {
     #[cfg(loom)]
-    pub use loom::thread::{current, spawn, yield_now, JoinHandle};
+    pub use loom::thread::{current, spawn, yield_now, Builder, JoinHandle};
     #[cfg(not(loom))]
     pub use std::thread::{current, scope, spawn, yield_now, Builder, JoinHandle, Scope};
 }
