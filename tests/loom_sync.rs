@@ -61,33 +61,40 @@ fn loom_epoch_stand_in_supports_cas_and_retire() {
     model(move || {
         let cell = Arc::new(Atomic::new(0u64));
         let bumpers: Vec<_> = (0..2)
-            .map(|_| {
+            .map(|i| {
                 let cell = cell.clone();
-                thread::spawn(move || loop {
-                    let guard = epoch::pin();
-                    // Acquire: pairs with the Release of the successful CAS that published it.
-                    let current = cell.load(Ordering::Acquire, &guard);
-                    // SAFETY: non-null (never stored null) and pinned by `guard`.
-                    let value = unsafe { *current.deref() };
-                    let next = Owned::new(value + 1);
-                    // Release on success: publishes the new node; Acquire on failure: as above.
-                    match cell.compare_exchange(
-                        current,
-                        next,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                        &guard,
-                    ) {
-                        Ok(_) => {
-                            // SAFETY: `current` is unlinked by our CAS and retired once.
-                            unsafe { guard.defer_destroy(current) };
-                            return value;
+                let name = format!("bumper-{i}");
+                // Through `thread::Builder`, so the facade's loom export of it is exercised too.
+                thread::Builder::new()
+                    .name(name.clone())
+                    .spawn(move || loop {
+                        assert_eq!(thread::current().name(), Some(name.as_str()));
+                        let guard = epoch::pin();
+                        // Acquire: pairs with the Release of the successful CAS that published it.
+                        let current = cell.load(Ordering::Acquire, &guard);
+                        // SAFETY: non-null (never stored null) and pinned by `guard`.
+                        let value = unsafe { *current.deref() };
+                        let next = Owned::new(value + 1);
+                        // Release on success: publishes the new node; Acquire on failure: as above.
+                        match cell.compare_exchange(
+                            current,
+                            next,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                            &guard,
+                        ) {
+                            Ok(_) => {
+                                // SAFETY: `current` is unlinked by our CAS and retired once.
+                                unsafe { guard.defer_destroy(current) };
+                                return value;
+                            }
+                            Err(_) => continue,
                         }
-                        Err(_) => continue,
-                    }
-                })
+                    })
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .expect("loom spawns both threads");
+        let bumpers: Vec<thread::JoinHandle<u64>> = bumpers;
         let got: Vec<u64> = bumpers.into_iter().map(|t| t.join().unwrap()).collect();
         // SAFETY: every thread has been joined; nothing else can reach the last node.
         let last = unsafe {
