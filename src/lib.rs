@@ -9,9 +9,11 @@
 //! | [`clock`] | `Clock`, `SystemClock`, and `ManualClock` for deterministic tests | wait-free |
 //! | [`shutdown`] | drain coordinator: stop admitting, wait for in-flight work, report | lock-free admission; `wait` blocks |
 //! | [`check`] | linearizability checker, stress runner, sequential models, mutants | — |
+//! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
+//! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): Treiber stack and Michael–Scott queue, a bounded
+//! Planned (see the README's status table): a bounded
 //! blocking queue, rate limiters, a Bloom filter, a TTL cache, a connection pool, a priority
 //! scheduler, a dedupe layer and Redis-backed distributed pieces.
 //!
@@ -35,7 +37,9 @@
 
 pub mod check;
 pub mod clock;
+pub mod queue;
 pub mod shutdown;
+pub mod stack;
 pub mod sync;
 
 /// The book's chapters, compiled so that every Rust snippet in them is tested.
@@ -43,6 +47,8 @@ pub mod sync;
 pub mod book {
     #[doc = include_str!("../book/src/linearizability.md")]
     pub struct Linearizability;
+    #[doc = include_str!("../book/src/lockfree.md")]
+    pub struct LockFree;
 }
 
 /// The README's examples, compiled and run as doctests.

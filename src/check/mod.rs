@@ -57,6 +57,11 @@
 //! take `start` and `end` from one shared atomic tick, so real-time precedence in the history is
 //! exactly happens-before between the operations.
 //!
+//! # Conformance suites
+//! [`conformance`] packages the proofs the crate runs on its own stack and queue — a sequential
+//! run against the model, a thousand checked histories and an exactly-once stress test — so one
+//! call runs them on your implementation.
+//!
 //! # Known-buggy variants
 //! [`mutants`] holds small, deliberately wrong implementations. The crate's own tests assert
 //! that the proofs reject each one: a proof that cannot fail proves nothing.
@@ -112,6 +117,8 @@ pub struct Event<Op, Ret> {
 }
 // ANCHOR_END: event
 
+#[cfg(not(loom))]
+pub mod conformance;
 mod linearizable;
 pub mod models;
 pub mod mutants;

@@ -8,9 +8,12 @@
 //! | --- | --- | --- |
 //! | [`LostUpdateCounter`] | `fetch_add` as a load then a store | [`linearizable`](super::linearizable) on histories from real threads |
 //! | [`RacyShutdown`] | admission as check-the-flag-then-count | the loom model in `tests/loom_shutdown.rs` |
+//! | [`RacyPopStack`] | Treiber `pop` that *stores* `next` instead of a CAS | [`linearizable`](super::linearizable), the conformance suite and `tests/loom_stack.rs` |
+//! | [`AbaStack`] | Treiber stack that recycles nodes without epochs: ABA | [`linearizable`](super::linearizable), the conformance suite and `tests/loom_stack.rs` |
+//! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::sync::{thread, Arc};
+use crate::sync::{thread, Arc, Mutex};
 
 // ANCHOR: lost_update
 /// A counter whose `fetch_add` reads, then writes: two threads can read the same value and one
@@ -102,3 +105,239 @@ impl Drop for RacyInFlight {
     }
 }
 // ANCHOR_END: racy_shutdown
+
+/// The two stack mutants: a Treiber stack over an arena of slots, so that their bugs corrupt
+/// the *stack* (lost and duplicated values) and never memory. `head` is a slot index plus one
+/// (0 is empty); values are cloned out, so a slot read twice is harmless.
+#[derive(Debug)]
+struct ArenaStack<T> {
+    head: AtomicUsize,
+    arena: Mutex<Arena<T>>,
+    bug: StackBug,
+}
+
+#[derive(Debug)]
+struct Arena<T> {
+    slots: Vec<Slot<T>>,
+    /// Slots given back by `pop`, most recent last: reused first, like a real allocator's.
+    free: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    value: T,
+    next: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StackBug {
+    /// `pop` stores `next` into `head` instead of a CAS from the `head` it read.
+    StoreInsteadOfCas,
+    /// `pop` uses a CAS, but popped slots are reused at once: no epochs, no tags.
+    RecycleWithoutEpochs,
+}
+
+impl<T: Clone> ArenaStack<T> {
+    fn new(bug: StackBug) -> Self {
+        Self {
+            head: AtomicUsize::new(0),
+            arena: Mutex::new(Arena {
+                slots: Vec::new(),
+                free: Vec::new(),
+            }),
+            bug,
+        }
+    }
+
+    fn push(&self, value: T) {
+        let slot = {
+            let mut arena = self.arena.lock();
+            let slot = Slot { value, next: 0 };
+            match arena.free.pop() {
+                Some(index) => {
+                    arena.slots[index] = slot;
+                    index + 1
+                }
+                None => {
+                    arena.slots.push(slot);
+                    arena.slots.len()
+                }
+            }
+        };
+        loop {
+            let head = self.head.load(Ordering::SeqCst);
+            self.arena.lock().slots[slot - 1].next = head;
+            if self
+                .head
+                .compare_exchange(head, slot, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    fn pop(&self) -> Option<T> {
+        loop {
+            let head = self.head.load(Ordering::SeqCst);
+            if head == 0 {
+                return None;
+            }
+            let (value, next) = {
+                let arena = self.arena.lock();
+                let slot = &arena.slots[head - 1];
+                (slot.value.clone(), slot.next)
+            };
+            // A preemption here is all either bug needs; the yield makes it likely.
+            thread::yield_now();
+            match self.bug {
+                StackBug::StoreInsteadOfCas => {
+                    self.head.store(next, Ordering::SeqCst); // BUG: `head` may have moved
+                    return Some(value);
+                }
+                StackBug::RecycleWithoutEpochs => {
+                    // BUG: `head` may be a *new* node in a recycled slot, with another `next`.
+                    if self
+                        .head
+                        .compare_exchange(head, next, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        self.arena.lock().free.push(head - 1);
+                        return Some(value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// The public face of an [`ArenaStack`] mutant: `new`, `push`, `pop`, `is_empty`, `Default`.
+macro_rules! arena_mutant {
+    ($name:ident, $bug:expr, $push_doc:literal, $pop_doc:literal) => {
+        impl<T: Clone> $name<T> {
+            /// An empty stack.
+            pub fn new() -> Self {
+                Self {
+                    inner: ArenaStack::new($bug),
+                }
+            }
+
+            #[doc = $push_doc]
+            pub fn push(&self, value: T) {
+                self.inner.push(value)
+            }
+
+            #[doc = $pop_doc]
+            pub fn pop(&self) -> Option<T> {
+                self.inner.pop()
+            }
+
+            /// Whether the stack is empty.
+            pub fn is_empty(&self) -> bool {
+                self.inner.is_empty()
+            }
+        }
+
+        impl<T: Clone> Default for $name<T> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+
+// ANCHOR: racy_pop
+/// A Treiber stack whose `pop` reads `head` and `head.next`, then *stores* `next` into `head`
+/// instead of swinging it with a CAS. A `push` or `pop` that lands between the read and the
+/// store is undone: pushed values vanish and popped ones come back. (Memory stays safe: nodes
+/// live in an arena until the stack is dropped, and values are cloned out.)
+///
+/// ```
+/// use threadsmith::check::mutants::RacyPopStack;
+/// let stack = RacyPopStack::new();
+/// stack.push(1);
+/// stack.push(2);
+/// assert_eq!(stack.pop(), Some(2)); // correct when alone; wrong under contention
+/// ```
+#[derive(Debug)]
+pub struct RacyPopStack<T> {
+    inner: ArenaStack<T>,
+}
+// ANCHOR_END: racy_pop
+
+arena_mutant!(
+    RacyPopStack,
+    StackBug::StoreInsteadOfCas,
+    "Pushes `value` (correctly, with a CAS).",
+    "Pops the top value — with a load and a store instead of a CAS."
+);
+
+// ANCHOR: aba
+/// A Treiber stack with a correct CAS but no safe memory reclamation: a popped node's slot is
+/// reused by the very next `push`, as a real allocator would reuse a freed address. A `pop` that
+/// read `head = A` and `next = B`, then paused while others popped A and pushed a new node into
+/// A's slot, finds `head == A` again; its CAS succeeds and installs the stale `B`, so the new
+/// node is lost (or a popped one revived). This is the ABA problem that epochs, hazard pointers
+/// or tagged pointers exist to prevent.
+///
+/// ```
+/// use threadsmith::check::mutants::AbaStack;
+/// let stack = AbaStack::new();
+/// stack.push("a");
+/// assert_eq!(stack.pop(), Some("a")); // correct when alone; wrong under contention
+/// ```
+#[derive(Debug)]
+pub struct AbaStack<T> {
+    inner: ArenaStack<T>,
+}
+// ANCHOR_END: aba
+
+arena_mutant!(
+    AbaStack,
+    StackBug::RecycleWithoutEpochs,
+    "Pushes `value`, reusing the most recently popped slot if there is one.",
+    "Pops the top value with a CAS that cannot tell a recycled slot from the one it read."
+);
+
+/// [`MsQueue`](crate::queue::MsQueue) with one ordering weakened: the CAS that links a new node
+/// is Relaxed instead of Release, so a consumer can reach the node before the value written
+/// into it is visible. That is a data race — undefined behaviour — so this mutant exists only in
+/// `--cfg loom` builds, where loom reports the race instead of running it (`tests/loom_queue.rs`).
+/// On x86 the hardware would hide the bug; on ARM it would not, and the compiler may exploit it
+/// anywhere.
+#[cfg(loom)]
+#[derive(Debug)]
+pub struct EarlyPublishQueue<T> {
+    raw: crate::queue::RawQueue<T, true>,
+}
+
+#[cfg(loom)]
+impl<T> EarlyPublishQueue<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self {
+            raw: crate::queue::RawQueue::new(),
+        }
+    }
+
+    /// Appends `value`, publishing its node with a Relaxed CAS.
+    pub fn push(&self, value: T) {
+        self.raw.push(value)
+    }
+
+    /// Removes the front value.
+    pub fn pop(&self) -> Option<T> {
+        self.raw.pop()
+    }
+}
+
+#[cfg(loom)]
+impl<T> Default for EarlyPublishQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,459 @@
+//! Conformance suites: the proofs this crate runs on its own stack and queue, packaged so you can
+//! run them on yours.
+//!
+//! Implement [`ConcurrentStack`] or [`ConcurrentQueue`] for your type (two methods), then:
+//!
+//! ```
+//! use std::sync::Mutex;
+//! use threadsmith::check::conformance::{ConcurrentStack, Suite};
+//!
+//! struct MyStack(Mutex<Vec<u64>>);
+//!
+//! impl ConcurrentStack for MyStack {
+//!     fn push(&self, value: u64) { self.0.lock().unwrap().push(value) }
+//!     fn pop(&self) -> Option<u64> { self.0.lock().unwrap().pop() }
+//! }
+//!
+//! let report = Suite::new()
+//!     .rounds(50)
+//!     .stress(2, 1_000)
+//!     .check_stack(|| MyStack(Mutex::new(Vec::new())))
+//!     .expect("a stack behind a mutex conforms");
+//! assert_eq!(report.histories, 50);
+//! ```
+//!
+//! A suite runs three phases on fresh instances from your constructor and stops at the first
+//! failure:
+//! 1. **sequential**: seeded random pushes and pops on one thread, against
+//!    [`LifoStack`] or [`FifoQueue`];
+//! 2. **linearizability**: `rounds` histories of 2, 3 or 4 threads doing `ops_per_thread`
+//!    random operations each, recorded by [`Stress`] and checked by [`linearizable`];
+//! 3. **stress**: `threads` threads each pushing unique values in bursts of four, each burst
+//!    followed by four pops, then a drain: every value must come out exactly once, and for a
+//!    queue each consumer must see each producer's values in the order they were pushed.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Mutex as StdMutex;
+
+use super::models::{FifoQueue, LifoStack, QueueOp};
+use super::{linearizable, Model, Rng, Stress, Violation};
+
+/// A stack the suite can test: `push` and `pop` of `u64`s, callable from many threads.
+pub trait ConcurrentStack: Sync {
+    /// Pushes `value` on top.
+    fn push(&self, value: u64);
+    /// Pops the top value, `None` when empty.
+    fn pop(&self) -> Option<u64>;
+}
+
+/// A FIFO queue the suite can test: `push` and `pop` of `u64`s, callable from many threads.
+pub trait ConcurrentQueue: Sync {
+    /// Appends `value` at the back.
+    fn push(&self, value: u64);
+    /// Removes the front value, `None` when empty.
+    fn pop(&self) -> Option<u64>;
+}
+
+/// Which end `pop` takes from; selects the model and the order check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Lifo,
+    Fifo,
+}
+
+/// What a passing suite ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Operations in the sequential phase.
+    pub sequential_ops: usize,
+    /// Histories checked for linearizability.
+    pub histories: usize,
+    /// Values pushed (and each popped exactly once) in the stress phase.
+    pub stress_values: usize,
+}
+
+/// Why a suite rejected an implementation.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Failure {
+    /// One thread alone saw a result the sequential model does not allow.
+    Sequential {
+        /// Index of the operation in the sequential run.
+        step: usize,
+        /// The operation.
+        op: QueueOp<u64>,
+        /// What the model returned.
+        expected: Option<u64>,
+        /// What the implementation returned.
+        actual: Option<u64>,
+    },
+    /// A recorded concurrent history has no valid sequential order.
+    NotLinearizable {
+        /// Which round (0-based) produced the history.
+        round: usize,
+        /// The checker's report.
+        violation: Violation,
+    },
+    /// A value pushed in the stress phase never came out.
+    Lost {
+        /// The value (`thread << 32 | sequence`).
+        value: u64,
+    },
+    /// A value came out more than once in the stress phase (or one that was never pushed).
+    Duplicated {
+        /// The value (`thread << 32 | sequence`).
+        value: u64,
+    },
+    /// A consumer saw two values of one producer out of push order (queues only).
+    OutOfOrder {
+        /// The consumer thread (the drain after the threads joined is `threads`).
+        consumer: usize,
+        /// The value it saw first.
+        first: u64,
+        /// The value it saw second, pushed before `first`.
+        second: u64,
+    },
+}
+
+fn describe(value: u64) -> String {
+    format!(
+        "{value:#x} (thread {}'s push #{})",
+        value >> 32,
+        value & 0xFFFF_FFFF
+    )
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Sequential {
+                step,
+                op,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "sequential run, step {step}: {op:?} returned {actual:?}, the model says {expected:?}"
+            ),
+            Failure::NotLinearizable { round, violation } => {
+                write!(f, "round {round}: history is not linearizable\n{violation}")
+            }
+            Failure::Lost { value } => write!(f, "stress: value {} was lost", describe(*value)),
+            Failure::Duplicated { value } => write!(
+                f,
+                "stress: value {} came out twice (or was never pushed)",
+                describe(*value)
+            ),
+            Failure::OutOfOrder {
+                consumer,
+                first,
+                second,
+            } => write!(
+                f,
+                "stress: consumer {consumer} popped {} before {}, which its producer pushed first",
+                describe(*first),
+                describe(*second)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The suite's settings; [`check_stack`](Self::check_stack) or
+/// [`check_queue`](Self::check_queue) runs it.
+#[derive(Clone, Debug)]
+#[must_use = "a suite does nothing until `check_stack` or `check_queue` is called"]
+pub struct Suite {
+    sequential_ops: usize,
+    rounds: usize,
+    ops_per_thread: usize,
+    stress_threads: usize,
+    stress_ops: usize,
+    seed: u64,
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Suite {
+    /// The defaults: 10,000 sequential operations, 1,000 histories of 2–4 threads × 8
+    /// operations, and a stress phase of 4 threads × 100,000 operations.
+    pub fn new() -> Self {
+        Self {
+            sequential_ops: 10_000,
+            rounds: 1_000,
+            ops_per_thread: 8,
+            stress_threads: 4,
+            stress_ops: 100_000,
+            seed: 0x5EED_5A17,
+        }
+    }
+
+    /// How many operations the sequential phase runs (0 skips it).
+    pub fn sequential_ops(mut self, ops: usize) -> Self {
+        self.sequential_ops = ops;
+        self
+    }
+
+    /// How many concurrent histories to record and check (0 skips the phase).
+    pub fn rounds(mut self, rounds: usize) -> Self {
+        self.rounds = rounds;
+        self
+    }
+
+    /// Operations per thread in each history. Keep it small (≤ 10): histories with many
+    /// overlapping operations are expensive to check.
+    pub fn ops_per_thread(mut self, ops: usize) -> Self {
+        self.ops_per_thread = ops;
+        self
+    }
+
+    /// The stress phase: `threads` threads, each doing `ops_per_thread` operations (half
+    /// pushes, half pops, in bursts of four). `threads == 0` or `ops_per_thread == 0` skips it.
+    pub fn stress(mut self, threads: usize, ops_per_thread: usize) -> Self {
+        self.stress_threads = threads;
+        self.stress_ops = ops_per_thread;
+        self
+    }
+
+    /// Seeds the operation generators.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Runs the suite on stacks made by `new`, one per phase and round.
+    pub fn check_stack<S: ConcurrentStack>(&self, new: impl Fn() -> S) -> Result<Report, Failure> {
+        self.run(Kind::Lifo, new, S::push, S::pop)
+    }
+
+    /// Runs the suite on queues made by `new`, one per phase and round.
+    pub fn check_queue<Q: ConcurrentQueue>(&self, new: impl Fn() -> Q) -> Result<Report, Failure> {
+        self.run(Kind::Fifo, new, Q::push, Q::pop)
+    }
+
+    fn run<T: Sync>(
+        &self,
+        kind: Kind,
+        new: impl Fn() -> T,
+        push: fn(&T, u64),
+        pop: fn(&T) -> Option<u64>,
+    ) -> Result<Report, Failure> {
+        let fresh = || Target {
+            target: new(),
+            push,
+            pop,
+        };
+        self.sequential(kind, &fresh())?;
+        for round in 0..self.rounds {
+            self.history(kind, round, &fresh())?;
+        }
+        let stress_values = self.stress_run(kind, &fresh())?;
+        Ok(Report {
+            sequential_ops: self.sequential_ops,
+            histories: self.rounds,
+            stress_values,
+        })
+    }
+
+    fn sequential<T: Sync>(&self, kind: Kind, target: &Target<T>) -> Result<(), Failure> {
+        let mut rng = Rng::new(self.seed);
+        let mut lifo = LifoStack::new();
+        let mut fifo = FifoQueue::new();
+        for step in 0..self.sequential_ops {
+            // Pushes slightly more often than pops, so the structure grows and shrinks.
+            let op = if rng.percent(55) {
+                QueueOp::Push(step as u64)
+            } else {
+                QueueOp::Pop
+            };
+            let expected = match kind {
+                Kind::Lifo => lifo.apply(&op),
+                Kind::Fifo => fifo.apply(&op),
+            };
+            let actual = target.apply(Op::from(&op));
+            if actual != expected {
+                return Err(Failure::Sequential {
+                    step,
+                    op,
+                    expected,
+                    actual,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn history<T: Sync>(
+        &self,
+        kind: Kind,
+        round: usize,
+        target: &Target<T>,
+    ) -> Result<(), Failure> {
+        let threads = 2 + round % 3;
+        let history = Stress::new(threads, self.ops_per_thread)
+            .seed(self.seed.wrapping_add(round as u64))
+            .run(
+                target,
+                |thread, rng| {
+                    if rng.percent(50) {
+                        QueueOp::Push((thread * 1_000_000 + rng.below(1_000_000)) as u64)
+                    } else {
+                        QueueOp::Pop
+                    }
+                },
+                |target, op| target.apply(Op::from(op)),
+            );
+        let verdict = match kind {
+            Kind::Lifo => linearizable(&LifoStack::new(), &history),
+            Kind::Fifo => linearizable(&FifoQueue::new(), &history),
+        };
+        verdict
+            .map(|_| ())
+            .map_err(|violation| Failure::NotLinearizable { round, violation })
+    }
+
+    fn stress_run<T: Sync>(&self, kind: Kind, target: &Target<T>) -> Result<usize, Failure> {
+        let threads = self.stress_threads;
+        let pushes = self.stress_ops.div_ceil(2);
+        if threads == 0 || pushes == 0 {
+            return Ok(0);
+        }
+        let barrier = crate::sync::Barrier::new(threads);
+        let popped = StdMutex::new(Vec::new());
+        crate::sync::thread::scope(|s| {
+            for thread in 0..threads {
+                let (barrier, popped) = (&barrier, &popped);
+                s.spawn(move || {
+                    let mut mine = Vec::with_capacity(pushes);
+                    barrier.wait();
+                    // Bursts of four pushes then four pops: the structure holds a few values
+                    // from every thread, so order and exactly-once are both exercised.
+                    for seq in 0..pushes as u64 {
+                        target.apply(Op::Push((thread as u64) << 32 | seq));
+                        if seq % 4 == 3 || seq + 1 == pushes as u64 {
+                            let burst = seq % 4 + 1;
+                            mine.extend((0..burst).filter_map(|_| target.apply(Op::Pop)));
+                        }
+                    }
+                    popped
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((thread, mine));
+                });
+            }
+        });
+        let mut popped = popped.into_inner().unwrap_or_else(|e| e.into_inner());
+        popped.push((
+            threads,
+            std::iter::from_fn(|| target.apply(Op::Pop)).collect(),
+        ));
+
+        let mut seen = vec![false; threads * pushes];
+        for (consumer, values) in &popped {
+            let mut last: Vec<Option<u64>> = vec![None; threads];
+            for &value in values {
+                let (producer, seq) = ((value >> 32) as usize, value & 0xFFFF_FFFF);
+                let index = producer * pushes + seq as usize;
+                if producer >= threads || seq >= pushes as u64 || seen[index] {
+                    return Err(Failure::Duplicated { value });
+                }
+                seen[index] = true;
+                if kind == Kind::Fifo {
+                    if let Some(first) = last[producer].filter(|&first| first > value) {
+                        return Err(Failure::OutOfOrder {
+                            consumer: *consumer,
+                            first,
+                            second: value,
+                        });
+                    }
+                    last[producer] = Some(value);
+                }
+            }
+        }
+        if let Some(index) = seen.iter().position(|&s| !s) {
+            let value = ((index / pushes) as u64) << 32 | (index % pushes) as u64;
+            return Err(Failure::Lost { value });
+        }
+        Ok(threads * pushes)
+    }
+}
+
+/// `QueueOp<u64>` by value, for the boxed operation closures.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Push(u64),
+    Pop,
+}
+
+/// A stack or a queue with its two operations, seen as one thing that applies operations.
+struct Target<T> {
+    target: T,
+    push: fn(&T, u64),
+    pop: fn(&T) -> Option<u64>,
+}
+
+impl<T> Target<T> {
+    fn apply(&self, op: Op) -> Option<u64> {
+        match op {
+            Op::Push(v) => {
+                (self.push)(&self.target, v);
+                None
+            }
+            Op::Pop => (self.pop)(&self.target),
+        }
+    }
+}
+
+impl From<&QueueOp<u64>> for Op {
+    fn from(op: &QueueOp<u64>) -> Self {
+        match op {
+            QueueOp::Push(v) => Op::Push(*v),
+            QueueOp::Pop => Op::Pop,
+        }
+    }
+}
+
+macro_rules! impl_for {
+    ($trait:ident for $($ty:ty),+) => {$(
+        impl $trait for $ty {
+            fn push(&self, value: u64) {
+                <$ty>::push(self, value)
+            }
+            fn pop(&self) -> Option<u64> {
+                <$ty>::pop(self)
+            }
+        }
+    )+};
+}
+
+impl_for!(ConcurrentStack for crate::stack::TreiberStack<u64>, super::mutants::RacyPopStack<u64>, super::mutants::AbaStack<u64>);
+impl_for!(ConcurrentQueue for crate::queue::MsQueue<u64>);
+
+/// The reference answer: a stack behind a lock.
+impl ConcurrentStack for StdMutex<Vec<u64>> {
+    fn push(&self, value: u64) {
+        self.lock().unwrap_or_else(|e| e.into_inner()).push(value)
+    }
+    fn pop(&self) -> Option<u64> {
+        self.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+}
+
+/// The reference answer: a queue behind a lock.
+impl ConcurrentQueue for StdMutex<VecDeque<u64>> {
+    fn push(&self, value: u64) {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(value)
+    }
+    fn pop(&self) -> Option<u64> {
+        self.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+    }
+}
