@@ -9,13 +9,13 @@
 //! | [`clock`] | `Clock`, `SystemClock`, and `ManualClock` for deterministic tests | wait-free |
 //! | [`shutdown`] | drain coordinator: stop admitting, wait for in-flight work, report | lock-free admission; `wait` blocks |
 //! | [`check`] | linearizability checker, stress runner, sequential models, mutants | — |
+//! | [`bounded`] | `BoundedQueue`: ring of stamped slots, blocking when full/empty, `close`, timeouts | lock-free ring; parks only when full/empty |
 //! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): a bounded
-//! blocking queue, rate limiters, a Bloom filter, a TTL cache, a connection pool, a priority
-//! scheduler, a dedupe layer and Redis-backed distributed pieces.
+//! Planned (see the README's status table): rate limiters, a Bloom filter, a TTL cache, a
+//! connection pool, a priority scheduler, a dedupe layer and Redis-backed distributed pieces.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,6 +35,7 @@
 )]
 #![warn(missing_debug_implementations)]
 
+pub mod bounded;
 pub mod check;
 pub mod clock;
 pub mod queue;
@@ -49,6 +50,8 @@ pub mod book {
     pub struct Linearizability;
     #[doc = include_str!("../book/src/lockfree.md")]
     pub struct LockFree;
+    #[doc = include_str!("../book/src/producer-consumer.md")]
+    pub struct ProducerConsumer;
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -61,7 +61,9 @@ pub mod thread {
     #[cfg(loom)]
     pub use loom::thread::{current, spawn, yield_now, Builder, JoinHandle};
     #[cfg(not(loom))]
-    pub use std::thread::{current, scope, spawn, yield_now, Builder, JoinHandle, Scope};
+    pub use std::thread::{
+        current, scope, spawn, yield_now, Builder, JoinHandle, Scope, ScopedJoinHandle,
+    };
 }
 
 /// Spin-loop hints: under loom a spin is a yield, so a spin-wait cannot loop forever.
@@ -235,11 +237,18 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 }
 
 /// A condition variable paired with [`Mutex`]; waits take the guard by `&mut` (parking_lot
-/// style) and may wake spuriously, so always wait in a loop that re-checks the condition.
+/// style). Always wait in a loop that re-checks the condition: another thread may get there
+/// first. As in parking_lot, a wait never returns without a notification or a timeout, and
+/// `notify_one` says whether it woke a thread. Under loom the facade counts waiters to say so;
+/// that count is exact when, as the condvar discipline requires, the state a waiter checks is
+/// changed under the same lock.
 #[derive(Debug, Default)]
 pub struct Condvar {
     #[cfg(loom)]
     inner: loom::sync::Condvar,
+    /// Waiters not yet notified (loom only; parking_lot keeps its own).
+    #[cfg(loom)]
+    unnotified: loom::sync::atomic::AtomicUsize,
     #[cfg(not(loom))]
     inner: parking_lot::Condvar,
 }
@@ -254,6 +263,9 @@ impl Condvar {
     pub fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
         #[cfg(loom)]
         {
+            // SeqCst: bookkeeping for the model, kept simple; done while holding the lock.
+            self.unnotified
+                .fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
             let inner = guard.inner.take().expect("guard present");
             guard.inner = Some(self.inner.wait(inner).unwrap_or_else(|e| e.into_inner()));
         }
@@ -287,14 +299,36 @@ impl Condvar {
         }
     }
 
-    /// Wakes one waiter, if any.
-    pub fn notify_one(&self) {
-        self.inner.notify_one();
+    /// Wakes one waiter, if any; returns whether it woke one.
+    pub fn notify_one(&self) -> bool {
+        #[cfg(loom)]
+        {
+            use loom::sync::atomic::Ordering::SeqCst;
+            // SeqCst: model bookkeeping (see the type's docs).
+            let woke = self
+                .unnotified
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            self.inner.notify_one();
+            woke
+        }
+        #[cfg(not(loom))]
+        self.inner.notify_one()
     }
 
-    /// Wakes every waiter.
-    pub fn notify_all(&self) {
-        self.inner.notify_all();
+    /// Wakes every waiter; returns how many it woke.
+    pub fn notify_all(&self) -> usize {
+        #[cfg(loom)]
+        {
+            // SeqCst: model bookkeeping (see the type's docs).
+            let woken = self
+                .unnotified
+                .swap(0, loom::sync::atomic::Ordering::SeqCst);
+            self.inner.notify_all();
+            woken
+        }
+        #[cfg(not(loom))]
+        self.inner.notify_all()
     }
 }
 

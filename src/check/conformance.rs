@@ -35,9 +35,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Mutex as StdMutex;
+use std::time::Duration;
 
-use super::models::{FifoQueue, LifoStack, QueueOp};
+use super::models::{BoundedOp, BoundedRet, FifoQueue, LifoStack, QueueOp};
 use super::{linearizable, Model, Rng, Stress, Violation};
+
+mod bounded;
+pub use bounded::ConcurrentBoundedQueue;
 
 /// A stack the suite can test: `push` and `pop` of `u64`s, callable from many threads.
 pub trait ConcurrentStack: Sync {
@@ -89,6 +93,25 @@ pub enum Failure {
         /// What the implementation returned.
         actual: Option<u64>,
     },
+    /// One thread alone saw a bounded-queue result the sequential model does not allow.
+    BoundedSequential {
+        /// Index of the operation in the sequential run.
+        step: usize,
+        /// The operation.
+        op: BoundedOp<u64>,
+        /// What the model returned.
+        expected: BoundedRet<u64>,
+        /// What the implementation returned.
+        actual: BoundedRet<u64>,
+    },
+    /// A blocking phase did not finish in time: most likely a lost wake-up (a thread asleep
+    /// while what it waits for is already there) or a deadlock.
+    Stalled {
+        /// Which phase.
+        phase: &'static str,
+        /// How long the suite waited.
+        after: Duration,
+    },
     /// A recorded concurrent history has no valid sequential order.
     NotLinearizable {
         /// Which round (0-based) produced the history.
@@ -137,6 +160,19 @@ impl fmt::Display for Failure {
                 f,
                 "sequential run, step {step}: {op:?} returned {actual:?}, the model says {expected:?}"
             ),
+            Failure::BoundedSequential {
+                step,
+                op,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "sequential run, step {step}: {op:?} returned {actual:?}, the model says {expected:?}"
+            ),
+            Failure::Stalled { phase, after } => write!(
+                f,
+                "{phase}: still blocked after {after:?}: a lost wake-up or a deadlock"
+            ),
             Failure::NotLinearizable { round, violation } => {
                 write!(f, "round {round}: history is not linearizable\n{violation}")
             }
@@ -173,6 +209,7 @@ pub struct Suite {
     stress_threads: usize,
     stress_ops: usize,
     seed: u64,
+    stall_timeout: Duration,
 }
 
 impl Default for Suite {
@@ -192,6 +229,7 @@ impl Suite {
             stress_threads: 4,
             stress_ops: 100_000,
             seed: 0x5EED_5A17,
+            stall_timeout: bounded::STALL_TIMEOUT,
         }
     }
 
@@ -219,6 +257,14 @@ impl Suite {
     pub fn stress(mut self, threads: usize, ops_per_thread: usize) -> Self {
         self.stress_threads = threads;
         self.stress_ops = ops_per_thread;
+        self
+    }
+
+    /// How long a blocking phase of [`check_bounded`](Self::check_bounded) may run before it
+    /// is reported as [`Failure::Stalled`] (60 s by default: generous, because a slow machine
+    /// must not fail a correct queue).
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
         self
     }
 
@@ -355,34 +401,55 @@ impl Suite {
             std::iter::from_fn(|| target.apply(Op::Pop)).collect(),
         ));
 
-        let mut seen = vec![false; threads * pushes];
-        for (consumer, values) in &popped {
-            let mut last: Vec<Option<u64>> = vec![None; threads];
-            for &value in values {
-                let (producer, seq) = ((value >> 32) as usize, value & 0xFFFF_FFFF);
-                let index = producer * pushes + seq as usize;
-                if producer >= threads || seq >= pushes as u64 || seen[index] {
-                    return Err(Failure::Duplicated { value });
-                }
-                seen[index] = true;
-                if kind == Kind::Fifo {
-                    if let Some(first) = last[producer].filter(|&first| first > value) {
-                        return Err(Failure::OutOfOrder {
-                            consumer: *consumer,
-                            first,
-                            second: value,
-                        });
-                    }
-                    last[producer] = Some(value);
-                }
-            }
-        }
-        if let Some(index) = seen.iter().position(|&s| !s) {
-            let value = ((index / pushes) as u64) << 32 | (index % pushes) as u64;
-            return Err(Failure::Lost { value });
-        }
+        audit(kind == Kind::Fifo, &vec![pushes; threads], &popped)?;
         Ok(threads * pushes)
     }
+}
+
+/// Checks that every value `producer << 32 | seq` with `seq < attempted[producer]` appears
+/// exactly once across `streams` (each a consumer's values, in the order it got them), that no
+/// other value appears, and, if `fifo`, that each consumer saw each producer's values in order.
+fn audit(fifo: bool, attempted: &[usize], streams: &[(usize, Vec<u64>)]) -> Result<(), Failure> {
+    let offsets: Vec<usize> = attempted
+        .iter()
+        .scan(0, |total, &n| {
+            let start = *total;
+            *total += n;
+            Some(start)
+        })
+        .collect();
+    let mut seen = vec![false; attempted.iter().sum()];
+    for (consumer, values) in streams {
+        let mut last: Vec<Option<u64>> = vec![None; attempted.len()];
+        for &value in values {
+            let (producer, seq) = ((value >> 32) as usize, (value & 0xFFFF_FFFF) as usize);
+            if producer >= attempted.len() || seq >= attempted[producer] {
+                return Err(Failure::Duplicated { value });
+            }
+            let index = offsets[producer] + seq;
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(Failure::Duplicated { value });
+            }
+            if fifo {
+                if let Some(first) = last[producer].filter(|&first| first > value) {
+                    return Err(Failure::OutOfOrder {
+                        consumer: *consumer,
+                        first,
+                        second: value,
+                    });
+                }
+                last[producer] = Some(value);
+            }
+        }
+    }
+    for (producer, (&start, &n)) in offsets.iter().zip(attempted).enumerate() {
+        if let Some(seq) = seen[start..start + n].iter().position(|&s| !s) {
+            return Err(Failure::Lost {
+                value: (producer as u64) << 32 | seq as u64,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `QueueOp<u64>` by value, for the boxed operation closures.

@@ -123,6 +123,7 @@ mod linearizable;
 pub mod models;
 pub mod mutants;
 mod record;
+pub mod reference;
 mod rng;
 mod violation;
 

@@ -177,3 +177,83 @@ impl<T: Clone + Debug + PartialEq> Model for LifoStack<T> {
         }
     }
 }
+
+/// A bounded FIFO queue that can be closed: the specification of
+/// [`BoundedQueue`](crate::bounded::BoundedQueue)'s non-blocking operations.
+///
+/// ```
+/// use threadsmith::check::{Model, models::{BoundedFifo, BoundedOp, BoundedRet}};
+/// let mut q = BoundedFifo::new(1);
+/// assert_eq!(q.apply(&BoundedOp::TryPush(1)), BoundedRet::Pushed);
+/// assert_eq!(q.apply(&BoundedOp::TryPush(2)), BoundedRet::Full);
+/// assert_eq!(q.apply(&BoundedOp::Close), BoundedRet::Closed);
+/// assert_eq!(q.apply(&BoundedOp::TryPop), BoundedRet::Popped(1));
+/// assert_eq!(q.apply(&BoundedOp::TryPop), BoundedRet::Closed);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BoundedFifo<T> {
+    capacity: usize,
+    items: VecDeque<T>,
+    closed: bool,
+}
+
+/// An operation on a [`BoundedFifo`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BoundedOp<T> {
+    /// `try_push`: `Pushed`, `Full` or `Closed`.
+    TryPush(T),
+    /// `try_pop`: `Popped(v)`, `Empty`, or `Closed` once closed and empty.
+    TryPop,
+    /// `close`: returns `Closed`.
+    Close,
+}
+
+/// What a [`BoundedOp`] returned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BoundedRet<T> {
+    /// The value was queued.
+    Pushed,
+    /// The oldest value.
+    Popped(T),
+    /// No room (the value was handed back).
+    Full,
+    /// Nothing queued, and the queue is open.
+    Empty,
+    /// Closed: a push was refused, a pop found it closed and empty, or `close` ran.
+    Closed,
+}
+
+impl<T> BoundedFifo<T> {
+    /// An open, empty queue holding at most `capacity` values.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            items: VecDeque::new(),
+            closed: false,
+        }
+    }
+}
+
+impl<T: Clone + Debug + PartialEq> Model for BoundedFifo<T> {
+    type Op = BoundedOp<T>;
+    type Ret = BoundedRet<T>;
+    fn apply(&mut self, op: &BoundedOp<T>) -> BoundedRet<T> {
+        match op {
+            BoundedOp::TryPush(_) if self.closed => BoundedRet::Closed,
+            BoundedOp::TryPush(_) if self.items.len() >= self.capacity => BoundedRet::Full,
+            BoundedOp::TryPush(v) => {
+                self.items.push_back(v.clone());
+                BoundedRet::Pushed
+            }
+            BoundedOp::TryPop => match self.items.pop_front() {
+                Some(v) => BoundedRet::Popped(v),
+                None if self.closed => BoundedRet::Closed,
+                None => BoundedRet::Empty,
+            },
+            BoundedOp::Close => {
+                self.closed = true;
+                BoundedRet::Closed
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! | [`RacyShutdown`] | admission as check-the-flag-then-count | the loom model in `tests/loom_shutdown.rs` |
 //! | [`RacyPopStack`] | Treiber `pop` that *stores* `next` instead of a CAS | [`linearizable`](super::linearizable), the conformance suite and `tests/loom_stack.rs` |
 //! | [`AbaStack`] | Treiber stack that recycles nodes without epochs: ABA | [`linearizable`](super::linearizable), the conformance suite and `tests/loom_stack.rs` |
+//! | [`LostWakeupQueue`] | blocking `pop` that checks, lets go of the lock, then waits without re-checking | `tests/loom_bounded.rs` (a deadlock) and the bounded conformance suite (a stall) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -339,5 +340,75 @@ impl<T> EarlyPublishQueue<T> {
 impl<T> Default for EarlyPublishQueue<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+// ANCHOR: lost_wakeup
+/// [`CondvarQueue`](super::reference::CondvarQueue) with a broken blocking `pop`: it checks for a
+/// value (taking and releasing the lock), then takes the lock again and waits, *without
+/// checking again*. A push that lands in the gap notifies nobody, because no one is waiting
+/// yet, and the consumer then sleeps with a value in the queue. If no other push comes, it
+/// sleeps forever. This is the lost wake-up, and it is why a wait must re-check its condition
+/// under the same lock acquisition that it sleeps in.
+///
+/// ```
+/// use threadsmith::check::mutants::LostWakeupQueue;
+/// let queue = LostWakeupQueue::new(1);
+/// queue.push(1).unwrap();
+/// assert_eq!(queue.pop(), Some(1)); // fine when a value is already there
+/// ```
+#[derive(Debug)]
+pub struct LostWakeupQueue<T> {
+    inner: super::reference::CondvarQueue<T>,
+}
+
+impl<T> LostWakeupQueue<T> {
+    /// A queue holding at most `capacity` values.
+    ///
+    /// # Panics
+    /// If `capacity` is 0.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: super::reference::CondvarQueue::new(capacity),
+        }
+    }
+
+    /// Pops, waiting while empty — with the check and the wait under different locks.
+    pub fn pop(&self) -> Option<T> {
+        loop {
+            match self.inner.try_pop() {
+                Ok(value) => return Some(value),
+                Err(crate::bounded::TryPopError::Closed) => return None,
+                Err(crate::bounded::TryPopError::Empty) => {}
+            }
+            // The gap: a push here finds no waiter to notify. The yield makes it likely.
+            thread::yield_now();
+            let mut state = self.inner.state.lock();
+            self.inner.not_empty.wait(&mut state); // BUG: no re-check of the queue first
+        }
+    }
+}
+// ANCHOR_END: lost_wakeup
+
+/// Every other operation is the correct one from `CondvarQueue`.
+impl<T> LostWakeupQueue<T> {
+    /// Pushes, waiting while full (correct).
+    pub fn push(&self, value: T) -> Result<(), crate::bounded::Closed<T>> {
+        self.inner.push(value)
+    }
+
+    /// Pushes if there is room (correct).
+    pub fn try_push(&self, value: T) -> Result<(), crate::bounded::TryPushError<T>> {
+        self.inner.try_push(value)
+    }
+
+    /// Pops if there is a value (correct).
+    pub fn try_pop(&self) -> Result<T, crate::bounded::TryPopError> {
+        self.inner.try_pop()
+    }
+
+    /// Closes the queue (correct).
+    pub fn close(&self) {
+        self.inner.close()
     }
 }
