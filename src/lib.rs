@@ -10,11 +10,12 @@
 //! | [`shutdown`] | drain coordinator: stop admitting, wait for in-flight work, report | lock-free admission; `wait` blocks |
 //! | [`check`] | linearizability checker, stress runner, sequential models, mutants | — |
 //! | [`bounded`] | `BoundedQueue`: ring of stamped slots, blocking when full/empty, `close`, timeouts | lock-free ring; parks only when full/empty |
+//! | [`ratelimit`] | token bucket (GCRA), leaky bucket, sliding-window log and counter, keyed with bounded memory | lock-free buckets; windows behind a short lock |
 //! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): rate limiters, a Bloom filter, a TTL cache, a
+//! Planned (see the README's status table): a Bloom filter, a TTL cache, a
 //! connection pool, a priority scheduler, a dedupe layer and Redis-backed distributed pieces.
 //!
 //! ```
@@ -39,6 +40,7 @@ pub mod bounded;
 pub mod check;
 pub mod clock;
 pub mod queue;
+pub mod ratelimit;
 pub mod shutdown;
 pub mod stack;
 pub mod sync;
@@ -52,6 +54,8 @@ pub mod book {
     pub struct LockFree;
     #[doc = include_str!("../book/src/producer-consumer.md")]
     pub struct ProducerConsumer;
+    #[doc = include_str!("../book/src/ratelimit.md")]
+    pub struct RateLimiting;
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -1,5 +1,6 @@
-//! Conformance suites: the proofs this crate runs on its own stack and queue, packaged so you can
-//! run them on yours.
+//! Conformance suites: the proofs this crate runs on its own stack, queues and rate limiters,
+//! packaged so you can run them on yours: [`Suite::check_stack`], [`Suite::check_queue`],
+//! [`Suite::check_bounded`] and [`Suite::check_token_bucket`].
 //!
 //! Implement [`ConcurrentStack`] or [`ConcurrentQueue`] for your type (two methods), then:
 //!
@@ -41,6 +42,7 @@ use super::models::{BoundedOp, BoundedRet, FifoQueue, LifoStack, QueueOp};
 use super::{linearizable, Model, Rng, Stress, Violation};
 
 mod bounded;
+mod ratelimit;
 pub use bounded::ConcurrentBoundedQueue;
 
 /// A stack the suite can test: `push` and `pop` of `u64`s, callable from many threads.
@@ -112,6 +114,13 @@ pub enum Failure {
         /// How long the suite waited.
         after: Duration,
     },
+    /// A rate limiter broke one of the token-bucket checks.
+    Limiter {
+        /// Which check: `burst`, `refill`, `cap`, `oversized`, `reference` or `contention`.
+        check: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// A recorded concurrent history has no valid sequential order.
     NotLinearizable {
         /// Which round (0-based) produced the history.
@@ -173,6 +182,7 @@ impl fmt::Display for Failure {
                 f,
                 "{phase}: still blocked after {after:?}: a lost wake-up or a deadlock"
             ),
+            Failure::Limiter { check, detail } => write!(f, "{check}: {detail}"),
             Failure::NotLinearizable { round, violation } => {
                 write!(f, "round {round}: history is not linearizable\n{violation}")
             }

@@ -11,6 +11,7 @@
 //! | [`RacyPopStack`] | Treiber `pop` that *stores* `next` instead of a CAS | [`linearizable`](super::linearizable), the conformance suite and `tests/loom_stack.rs` |
 //! | [`AbaStack`] | Treiber stack that recycles nodes without epochs: ABA | [`linearizable`](super::linearizable), the conformance suite and `tests/loom_stack.rs` |
 //! | [`LostWakeupQueue`] | blocking `pop` that checks, lets go of the lock, then waits without re-checking | `tests/loom_bounded.rs` (a deadlock) and the bounded conformance suite (a stall) |
+//! | [`CheckThenActBucket`] | token bucket that loads, checks, then stores | `tests/loom_ratelimit.rs` and the contention test in `tests/ratelimit.rs` |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -412,3 +413,44 @@ impl<T> LostWakeupQueue<T> {
         self.inner.close()
     }
 }
+
+// ANCHOR: check_then_act
+/// A token bucket that reads its state, decides, and then *stores* the new state, instead of
+/// doing both in one compare-and-swap. Two threads that read "one token left" both decide yes,
+/// and both write: the bucket admits more than it holds. Time stands still here (the bucket
+/// never refills), because the bug is about contention, not time.
+///
+/// ```
+/// use threadsmith::check::mutants::CheckThenActBucket;
+/// let bucket = CheckThenActBucket::new(2);
+/// assert!(bucket.try_acquire() && bucket.try_acquire());
+/// assert!(!bucket.try_acquire()); // correct when alone; admits too much under contention
+/// ```
+#[derive(Debug)]
+pub struct CheckThenActBucket {
+    /// Tokens spent; the bucket never refills (time stands still).
+    spent: AtomicU64,
+    capacity: u64,
+}
+
+impl CheckThenActBucket {
+    /// A full bucket of `capacity` tokens that never refills.
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            spent: AtomicU64::new(0),
+            capacity,
+        }
+    }
+
+    /// Takes a token if one seems to be left — in two steps.
+    pub fn try_acquire(&self) -> bool {
+        let spent = self.spent.load(Ordering::SeqCst);
+        if spent >= self.capacity {
+            return false;
+        }
+        thread::yield_now(); // the window between the check and the act
+        self.spent.store(spent + 1, Ordering::SeqCst); // BUG: another thread may have taken it
+        true
+    }
+}
+// ANCHOR_END: check_then_act
