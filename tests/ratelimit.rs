@@ -332,6 +332,36 @@ proptest! {
         }
     }
 
+    /// The counter against its definition, computed from a plain list of admission times:
+    /// the current fixed window's count plus the previous one's, weighted (rounded up) by the
+    /// part of it the sliding window still covers.
+    #[test]
+    fn sliding_counter_matches_its_definition(
+        limit in 1u64..10,
+        window_ms in 1u64..1_000,
+        steps in prop::collection::vec((0u64..400_000_000, 0u64..4), 1..80),
+    ) {
+        let clock = ManualClock::new();
+        let counter = SlidingWindowCounter::with_clock(limit, Duration::from_millis(window_ms), clock.clone());
+        let window = window_ms * 1_000_000;
+        let mut admissions: Vec<(u64, u64)> = Vec::new();
+        let mut now = 0u64;
+        for (advance, n) in steps {
+            clock.advance(Duration::from_nanos(advance));
+            now += advance;
+            let index = now / window;
+            let in_window = |i: u64| admissions.iter().filter(|(t, _)| t / window == i).map(|(_, c)| c).sum::<u64>();
+            let previous = if index == 0 { 0 } else { in_window(index - 1) };
+            let remaining = window - (now - index * window);
+            let estimate = in_window(index) + (previous * remaining).div_ceil(window);
+            let expected = n == 0 || estimate + n <= limit;
+            if expected && n > 0 {
+                admissions.push((now, n));
+            }
+            prop_assert_eq!(counter.try_acquire_n(n), expected);
+        }
+    }
+
     #[test]
     fn sliding_log_matches_a_reference(
         limit in 1u64..10,
