@@ -9,13 +9,14 @@
 //! | [`clock`] | `Clock`, `SystemClock`, and `ManualClock` for deterministic tests | wait-free |
 //! | [`shutdown`] | drain coordinator: stop admitting, wait for in-flight work, report | lock-free admission; `wait` blocks |
 //! | [`check`] | linearizability checker, stress runner, sequential models, mutants | — |
+//! | [`bloom`] | concurrent Bloom filter: atomic bits, enhanced double hashing, stable XXH3 hash | wait-free |
 //! | [`bounded`] | `BoundedQueue`: ring of stamped slots, blocking when full/empty, `close`, timeouts | lock-free ring; parks only when full/empty |
 //! | [`ratelimit`] | token bucket (GCRA), leaky bucket, sliding-window log and counter, keyed with bounded memory | lock-free buckets; windows behind a short lock |
 //! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): a Bloom filter, a TTL cache, a
+//! Planned (see the README's status table): a TTL cache, a
 //! connection pool, a priority scheduler, a dedupe layer and Redis-backed distributed pieces.
 //!
 //! ```
@@ -36,6 +37,7 @@
 )]
 #![warn(missing_debug_implementations)]
 
+pub mod bloom;
 pub mod bounded;
 pub mod check;
 pub mod clock;
@@ -56,6 +58,8 @@ pub mod book {
     pub struct ProducerConsumer;
     #[doc = include_str!("../book/src/ratelimit.md")]
     pub struct RateLimiting;
+    #[doc = include_str!("../book/src/bloom.md")]
+    pub struct Bloom;
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -1,6 +1,6 @@
 //! Conformance suites: the proofs this crate runs on its own stack, queues and rate limiters,
 //! packaged so you can run them on yours: [`Suite::check_stack`], [`Suite::check_queue`],
-//! [`Suite::check_bounded`] and [`Suite::check_token_bucket`].
+//! [`Suite::check_bounded`], [`Suite::check_token_bucket`] and [`Suite::check_bloom`].
 //!
 //! Implement [`ConcurrentStack`] or [`ConcurrentQueue`] for your type (two methods), then:
 //!
@@ -41,8 +41,10 @@ use std::time::Duration;
 use super::models::{BoundedOp, BoundedRet, FifoQueue, LifoStack, QueueOp};
 use super::{linearizable, Model, Rng, Stress, Violation};
 
+mod bloom;
 mod bounded;
 mod ratelimit;
+pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 
 /// A stack the suite can test: `push` and `pop` of `u64`s, callable from many threads.
@@ -121,6 +123,13 @@ pub enum Failure {
         /// What happened.
         detail: String,
     },
+    /// A Bloom filter lost an inserted key or answered "possibly" too often.
+    Filter {
+        /// Which check: `false negative` or `false-positive rate`.
+        check: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// A recorded concurrent history has no valid sequential order.
     NotLinearizable {
         /// Which round (0-based) produced the history.
@@ -182,7 +191,9 @@ impl fmt::Display for Failure {
                 f,
                 "{phase}: still blocked after {after:?}: a lost wake-up or a deadlock"
             ),
-            Failure::Limiter { check, detail } => write!(f, "{check}: {detail}"),
+            Failure::Limiter { check, detail } | Failure::Filter { check, detail } => {
+                write!(f, "{check}: {detail}")
+            }
             Failure::NotLinearizable { round, violation } => {
                 write!(f, "round {round}: history is not linearizable\n{violation}")
             }
