@@ -8,16 +8,18 @@
 //! | --- | --- | --- |
 //! | [`clock`] | `Clock`, `SystemClock`, and `ManualClock` for deterministic tests | wait-free |
 //! | [`shutdown`] | drain coordinator: stop admitting, wait for in-flight work, report | lock-free admission; `wait` blocks |
+//! | [`cache`] | striped TTL cache: lazy and background expiry, capacity, single-flight loading | blocking (striped) |
 //! | [`check`] | linearizability checker, stress runner, sequential models, mutants | — |
 //! | [`bloom`] | concurrent Bloom filter: atomic bits, enhanced double hashing, stable XXH3 hash | wait-free |
 //! | [`bounded`] | `BoundedQueue`: ring of stamped slots, blocking when full/empty, `close`, timeouts | lock-free ring; parks only when full/empty |
 //! | [`ratelimit`] | token bucket (GCRA), leaky bucket, sliding-window log and counter, keyed with bounded memory | lock-free buckets; windows behind a short lock |
 //! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
+//! | [`dedupe`] | at-most-once message processing on an atomic claim with a TTL | blocking (striped) |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): a TTL cache, a
-//! connection pool, a priority scheduler, a dedupe layer and Redis-backed distributed pieces.
+//! Planned (see the README's status table): a connection pool, a priority scheduler and
+//! Redis-backed distributed pieces.
 //!
 //! ```
 //! use std::time::Duration;
@@ -39,8 +41,10 @@
 
 pub mod bloom;
 pub mod bounded;
+pub mod cache;
 pub mod check;
 pub mod clock;
+pub mod dedupe;
 pub mod queue;
 pub mod ratelimit;
 pub mod shutdown;
@@ -60,6 +64,8 @@ pub mod book {
     pub struct RateLimiting;
     #[doc = include_str!("../book/src/bloom.md")]
     pub struct Bloom;
+    #[doc = include_str!("../book/src/cache.md")]
+    pub struct Cache;
 }
 
 /// The README's examples, compiled and run as doctests.

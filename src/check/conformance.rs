@@ -1,6 +1,7 @@
 //! Conformance suites: the proofs this crate runs on its own stack, queues and rate limiters,
 //! packaged so you can run them on yours: [`Suite::check_stack`], [`Suite::check_queue`],
-//! [`Suite::check_bounded`], [`Suite::check_token_bucket`] and [`Suite::check_bloom`].
+//! [`Suite::check_bounded`], [`Suite::check_token_bucket`], [`Suite::check_bloom`] and
+//! [`Suite::check_ttl_map`].
 //!
 //! Implement [`ConcurrentStack`] or [`ConcurrentQueue`] for your type (two methods), then:
 //!
@@ -43,9 +44,11 @@ use super::{linearizable, Model, Rng, Stress, Violation};
 
 mod bloom;
 mod bounded;
+mod cache;
 mod ratelimit;
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
+pub use cache::ConcurrentTtlMap;
 
 /// A stack the suite can test: `push` and `pop` of `u64`s, callable from many threads.
 pub trait ConcurrentStack: Sync {
@@ -123,9 +126,10 @@ pub enum Failure {
         /// What happened.
         detail: String,
     },
-    /// A Bloom filter lost an inserted key or answered "possibly" too often.
+    /// A Bloom filter lost an inserted key or answered "possibly" too often, or a TTL map got
+    /// expiry wrong or lost an update.
     Filter {
-        /// Which check: `false negative` or `false-positive rate`.
+        /// Which check: `false negative`, `false-positive rate`, `expiry` or `lost update`.
         check: &'static str,
         /// What happened.
         detail: String,
