@@ -59,22 +59,22 @@ const FORMAT_VERSION: u8 = 1;
 /// ```
 pub struct BloomFilter<T: ?Sized> {
     words: Box<[AtomicU64]>,
-    /// Bits: `words.len() * 64`.
+    /// Bits in use, `m`: at most `words.len() * 64` (the last word may be partly unused).
     bits: u64,
     hashes: u32,
     _items: PhantomData<fn(&T)>,
 }
 
 impl<T: ?Sized + Hash> BloomFilter<T> {
-    /// A filter of at least `bits` bits (rounded up to a multiple of 64; [`bits`](Self::bits)
-    /// says how many) using `hashes` hash functions.
+    /// A filter of `bits` bits (stored in 64-bit words; [`bits`](Self::bits) says how many are
+    /// in use) using `hashes` hash functions.
     ///
     /// # Panics
     /// If `bits` or `hashes` is 0, or the bits cannot be allocated.
     ///
     /// ```
     /// let filter = threadsmith::bloom::BloomFilter::<str>::new(1_000, 7);
-    /// assert_eq!(filter.bits(), 1_024);
+    /// assert_eq!(filter.bits(), 1_000);
     /// assert_eq!(filter.hashes(), 7);
     /// ```
     pub fn new(bits: usize, hashes: u32) -> Self {
@@ -83,16 +83,16 @@ impl<T: ?Sized + Hash> BloomFilter<T> {
         let words = bits.div_ceil(64);
         Self {
             words: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            bits: words as u64 * 64,
+            bits: bits as u64,
             hashes,
             _items: PhantomData,
         }
     }
 
     /// A filter sized for `expected_items` distinct items at false-positive rate `fp_rate`,
-    /// with the optimal number of bits `m = -n ln p / (ln 2)²`, rounded up to a multiple of
-    /// 64, and of hash functions `k = (m / n) ln 2`, rounded to the nearest integer (at least
-    /// 1). Rounding `m` up only lowers the rate; rounding `k` either way moves it by a few
+    /// with the optimal number of bits `m = -n ln p / (ln 2)²`, rounded up to a whole bit, and
+    /// of hash functions `k = (m / n) ln 2`, rounded to the nearest integer (at least 1).
+    /// Rounding `m` up only lowers the rate; rounding `k` either way moves it by a few
     /// percent at most near the optimum. `expected_items` of 0 is treated as 1.
     ///
     /// # Panics
@@ -275,10 +275,10 @@ impl<T: ?Sized> BloomFilter<T> {
             .split_first_chunk::<8>()
             .ok_or(DecodeError::Truncated)?;
         let (hashes, bits) = (u32::from_le_bytes(*hashes), u64::from_le_bytes(*bits));
-        if hashes == 0 || bits == 0 || bits % 64 != 0 {
+        if hashes == 0 || bits == 0 {
             return Err(DecodeError::Shape);
         }
-        if rest.len() as u64 != bits / 8 {
+        if rest.len() as u64 != bits.div_ceil(64) * 8 {
             return Err(DecodeError::Truncated);
         }
         let words = rest
@@ -324,7 +324,7 @@ pub enum DecodeError {
     Truncated,
     /// Written by a format version this build does not read.
     Version(u8),
-    /// Zero bits or hashes, or bits not a multiple of 64.
+    /// Zero bits or hashes.
     Shape,
 }
 
