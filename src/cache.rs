@@ -400,6 +400,9 @@ where
         }
         if stripe.table.len() >= self.inner.per_stripe {
             self.make_room(stripe, now);
+            if stripe.table.len() >= self.inner.per_stripe {
+                return; // every entry is a key being loaded: keep the bound, skip caching
+            }
         }
         stripe.table.insert_unique(
             hash,
@@ -575,6 +578,12 @@ where
             None => {
                 if stripe.table.len() >= self.inner.per_stripe {
                     self.make_room(&mut stripe, self.inner.now());
+                    if stripe.table.len() >= self.inner.per_stripe {
+                        // Every entry is a key being loaded: no room for a marker without
+                        // breaking the capacity, so load for this caller alone, uncached.
+                        drop(stripe);
+                        return load();
+                    }
                 }
                 stripe.table.insert_unique(
                     hash,

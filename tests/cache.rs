@@ -365,3 +365,31 @@ fn the_cache_passes_the_ttl_map_suite_and_a_broken_map_does_not() {
         "{failure}"
     );
 }
+
+#[test]
+fn the_capacity_holds_while_keys_are_being_loaded() {
+    let cache = TtlCache::<&str, u32>::builder().capacity(1).build();
+    let loading = AtomicBool::new(false);
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let (cache, loading) = (&cache, &loading);
+        let first = s.spawn(move || {
+            cache.get_or_insert_with("a", || {
+                loading.store(true, Relaxed);
+                wait.recv().unwrap();
+                1
+            })
+        });
+        while !loading.load(Relaxed) {
+            std::thread::yield_now();
+        }
+        // "a" is being loaded and fills the only slot: "b" is computed but may not exceed it.
+        let b = cache.get_or_insert_with("b", || 2);
+        let len_while_loading = cache.len();
+        release.send(()).unwrap(); // before any assertion, so a failure cannot hang the test
+        assert_eq!(b, 2);
+        assert!(len_while_loading <= 1, "len {len_while_loading}");
+        assert_eq!(first.join().unwrap(), 1);
+    });
+    assert!(cache.len() <= 1, "len {}", cache.len());
+}
