@@ -477,3 +477,15 @@ fn the_token_bucket_suite_rejects_an_uncapped_bucket() {
         .expect_err("an extra token must be caught");
     assert!(matches!(failure, Failure::Limiter { .. }), "{failure}");
 }
+
+#[test]
+#[should_panic(expected = "SlidingWindowLog: limit must be at least 1")]
+fn a_window_that_admits_nothing_panics_with_a_reason() {
+    let _ = SlidingWindowLog::new(0, SECOND);
+}
+
+#[test]
+#[should_panic(expected = "SlidingWindowCounter: window must be longer than zero")]
+fn a_zero_window_panics_with_a_reason() {
+    let _ = SlidingWindowCounter::new(1, Duration::ZERO);
+}

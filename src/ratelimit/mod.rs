@@ -148,6 +148,19 @@ pub(crate) fn nanos_since<C: Clock>(clock: &C, origin: Instant) -> u64 {
     nanos_between(origin, clock.now())
 }
 
+/// Checks a sliding window's arguments and returns the window in nanoseconds (saturating).
+///
+/// # Panics
+/// If `limit` is 0 or `window` is zero: such a window can never admit anything.
+pub(crate) fn window_nanos(limiter: &str, limit: u64, window: Duration) -> u64 {
+    assert!(limit > 0, "{limiter}: limit must be at least 1");
+    assert!(
+        !window.is_zero(),
+        "{limiter}: window must be longer than zero"
+    );
+    u64::try_from(window.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Nanoseconds from `origin` to `now`, saturating (0 if `now` is earlier).
 pub(crate) fn nanos_between(origin: Instant, now: Instant) -> u64 {
     u64::try_from(now.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{nanos_between, nanos_since, RateLimiter};
+use super::{nanos_between, nanos_since, window_nanos, RateLimiter};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::Mutex;
 
@@ -64,15 +64,11 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// # Panics
     /// If `limit` is 0 or `window` is zero.
     pub fn with_clock(limit: u64, window: Duration, clock: C) -> Self {
-        assert!(limit > 0, "SlidingWindowCounter: limit must be at least 1");
-        assert!(
-            !window.is_zero(),
-            "SlidingWindowCounter: window must be longer than zero"
-        );
+        let window = window_nanos("SlidingWindowCounter", limit, window);
         let origin = clock.now();
         Self {
             limit,
-            window: u64::try_from(window.as_nanos()).unwrap_or(u64::MAX),
+            window,
             state: Mutex::new(Windows::default()),
             clock,
             origin,
