@@ -6,7 +6,9 @@
 //! what the clock alone costs, the bucket also runs on `TscClock`, a `Clock` built on quanta
 //! in this file: the limiter takes any `Clock`, so a user can make the same choice.
 //!
-//! `cargo bench --bench ratelimit`
+//! `cargo bench --bench ratelimit`; `THREADSMITH_BENCH_THREADS=1,2,4,8,16` picks thread counts.
+
+mod common;
 
 use std::num::NonZeroU32;
 use std::sync::Barrier;
@@ -44,14 +46,6 @@ impl Clock for TscClock {
     fn now(&self) -> Instant {
         self.anchor + self.tsc.now().duration_since(self.start)
     }
-}
-
-fn threads() -> Vec<usize> {
-    std::env::var("THREADSMITH_BENCH_THREADS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|t| t.trim().parse().ok()).collect())
-        .filter(|v: &Vec<usize>| !v.is_empty())
-        .unwrap_or_else(|| vec![1, 2, 4])
 }
 
 /// Runs `check(thread, i)` `iters` times on each of `threads` threads; wall time per check.
@@ -112,7 +106,7 @@ fn direct(c: &mut Criterion) {
         } else {
             1
         };
-        for t in threads() {
+        for t in common::thread_counts() {
             let ours = TokenBucket::new(capacity, rate);
             bench(&mut group, "token_bucket", t, &|_, _| ours.try_acquire());
             let ours_tsc = TokenBucket::with_clock(capacity, rate, TscClock::new());
@@ -143,7 +137,7 @@ fn keyed(c: &mut Criterion) {
                 .collect()
         };
         let key = |t: usize, i: u64| sequence[(i as usize).wrapping_add(t * 7919) & 0xFFFF];
-        for t in threads() {
+        for t in common::thread_counts() {
             let ours = Keyed::new(keys as usize * 2, Duration::from_secs(60), |_| {
                 TokenBucket::new(1_000, Rate::per_second(1_000))
             });

@@ -45,7 +45,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{nanos_since, saturating_nanos as nanos, Clock, SystemClock};
 use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::sync::{CachePadded, Condvar, Mutex};
 
@@ -263,10 +263,6 @@ where
     }
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 impl<K, V> TtlCache<K, V>
 where
     K: Hash + Eq + Send + Sync + 'static,
@@ -297,7 +293,7 @@ where
     C: Clock,
 {
     fn now(&self) -> u64 {
-        nanos(self.clock.now().saturating_duration_since(self.origin))
+        nanos_since(&self.clock, self.origin)
     }
 
     /// The key's hash and its stripe (picked by the high bits; the table uses the low ones).

@@ -85,7 +85,7 @@ impl ManualClock {
 
     /// Moves time forward by `by`, for every clone. Saturates after about 584 years in total.
     pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let by = saturating_nanos(by);
         // Release: a thread that reads the new time (Acquire in `elapsed`) also sees what this
         // thread wrote before advancing, so a test can advance, then hand work to another thread.
         // `fetch_update` never fails here because the closure always returns `Some`.
@@ -193,4 +193,21 @@ mod tests {
         manual.advance(Duration::from_millis(3));
         assert_eq!(shared.now() - t0, Duration::from_millis(3));
     }
+}
+
+/// `d` in whole nanoseconds, saturating at `u64::MAX` (about 584 years). The crate's
+/// time-dependent components keep their times as nanoseconds since an origin `Instant`, so
+/// their state fits in one `u64` and their arithmetic is integer.
+pub(crate) fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Nanoseconds from `origin` to `now`, saturating (0 if `now` is earlier).
+pub(crate) fn nanos_between(origin: Instant, now: Instant) -> u64 {
+    saturating_nanos(now.saturating_duration_since(origin))
+}
+
+/// Nanoseconds from `origin` to `clock`'s now.
+pub(crate) fn nanos_since<C: Clock>(clock: &C, origin: Instant) -> u64 {
+    nanos_between(origin, clock.now())
 }

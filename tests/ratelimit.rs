@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use proptest::prelude::*;
+use threadsmith::check::models::{BucketOp, TokenBucketModel};
 use threadsmith::check::mutants::CheckThenActBucket;
+use threadsmith::check::Model;
 use threadsmith::clock::ManualClock;
 use threadsmith::ratelimit::{
     Keyed, LeakyBucket, Rate, RateLimiter, SlidingWindowCounter, SlidingWindowLog, TokenBucket,
@@ -281,28 +283,6 @@ fn the_check_then_act_mutant_admits_too_much() {
     );
 }
 
-/// A plain sequential reference for the buckets: tokens as a rational number of nanoseconds.
-struct ModelBucket {
-    capacity: u128,
-    interval: u128,
-    /// Credit in nanoseconds, at most capacity × interval.
-    credit: u128,
-}
-
-impl ModelBucket {
-    fn advance(&mut self, ns: u64) {
-        self.credit = (self.credit + u128::from(ns)).min(self.capacity * self.interval);
-    }
-    fn acquire(&mut self, n: u64) -> bool {
-        let cost = u128::from(n) * self.interval;
-        let ok = cost <= self.credit;
-        if ok {
-            self.credit -= cost;
-        }
-        ok
-    }
-}
-
 /// A plain sequential reference for the log: every admission's time, in a list.
 struct ModelLog {
     limit: u64,
@@ -321,12 +301,11 @@ proptest! {
         let rate = Rate::new(1, Duration::from_millis(per_ms));
         let bucket = TokenBucket::with_clock(capacity, rate, clock.clone());
         let leaky = LeakyBucket::with_clock(capacity, rate, clock.clone());
-        let interval = u128::from(per_ms) * 1_000_000;
-        let mut model = ModelBucket { capacity: capacity.into(), interval, credit: u128::from(capacity) * interval };
+        let mut model = TokenBucketModel::new(capacity, rate);
         for (advance, n) in steps {
             clock.advance(Duration::from_nanos(advance));
-            model.advance(advance);
-            let expected = model.acquire(n);
+            model.apply(&BucketOp::Advance(Duration::from_nanos(advance)));
+            let expected = model.apply(&BucketOp::Acquire(n));
             prop_assert_eq!(bucket.try_acquire_n(n), expected);
             prop_assert_eq!(leaky.try_acquire_n(n), expected);
         }

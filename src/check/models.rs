@@ -257,3 +257,71 @@ impl<T: Clone + Debug + PartialEq> Model for BoundedFifo<T> {
         }
     }
 }
+
+/// A token bucket, sequentially: the reference that `TokenBucket`, `LeakyBucket` and the
+/// conformance suite's `check_token_bucket` are compared with. Credit is counted in nanoseconds
+/// of refill (a full bucket holds `capacity × interval`), in `u128`, so fractions of a token
+/// carry over exactly and nothing overflows.
+///
+/// ```
+/// use std::time::Duration;
+/// use threadsmith::check::{Model, models::{BucketOp, TokenBucketModel}};
+/// use threadsmith::ratelimit::Rate;
+///
+/// let mut bucket = TokenBucketModel::new(2, Rate::per_second(1));
+/// assert!(bucket.apply(&BucketOp::Acquire(2)));
+/// assert!(!bucket.apply(&BucketOp::Acquire(1)));
+/// bucket.apply(&BucketOp::Advance(Duration::from_secs(1)));
+/// assert!(bucket.apply(&BucketOp::Acquire(1)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenBucketModel {
+    /// `capacity × interval`: a full bucket's credit.
+    full: u128,
+    interval: u128,
+    credit: u128,
+}
+
+/// An operation on a [`TokenBucketModel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BucketOp {
+    /// Time passes; returns `true`.
+    Advance(std::time::Duration),
+    /// Takes `n` tokens if they are there; returns whether it did.
+    Acquire(u64),
+}
+
+impl TokenBucketModel {
+    /// A full bucket of `capacity` tokens, refilled at `rate` (one token per
+    /// [`Rate::interval`](crate::ratelimit::Rate::interval)).
+    pub fn new(capacity: u64, rate: crate::ratelimit::Rate) -> Self {
+        let interval = rate.interval().as_nanos();
+        let full = u128::from(capacity) * interval;
+        Self {
+            full,
+            interval,
+            credit: full,
+        }
+    }
+}
+
+impl Model for TokenBucketModel {
+    type Op = BucketOp;
+    type Ret = bool;
+    fn apply(&mut self, op: &BucketOp) -> bool {
+        match *op {
+            BucketOp::Advance(by) => {
+                self.credit = (self.credit + by.as_nanos()).min(self.full);
+                true
+            }
+            BucketOp::Acquire(n) => {
+                let cost = u128::from(n) * self.interval;
+                let ok = cost <= self.credit;
+                if ok {
+                    self.credit -= cost;
+                }
+                ok
+            }
+        }
+    }
+}

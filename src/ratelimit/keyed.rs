@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::{nanos_between, RateLimiter};
+use super::RateLimiter;
+use crate::clock::nanos_between;
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::sync::{CachePadded, Mutex};
@@ -110,7 +111,7 @@ impl<K: Hash + Eq + Clone + Send, L: RateLimiter, C: Clock> Keyed<K, L, C> {
             make: Box::new(make),
             len: AtomicUsize::new(0),
             max_keys,
-            idle: u64::try_from(idle_timeout.as_nanos()).unwrap_or(u64::MAX),
+            idle: crate::clock::saturating_nanos(idle_timeout),
             clock,
             origin,
         }

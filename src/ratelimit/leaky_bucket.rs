@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Instant;
 
-use super::{nanos_between, nanos_since, Gcra, Rate, RateLimiter};
+use super::{Gcra, Rate, RateLimiter};
+use crate::clock::{nanos_between, nanos_since};
 use crate::clock::{Clock, SystemClock};
 
 /// A leaky bucket used as a meter: each admitted request pours `n` units in, the bucket leaks

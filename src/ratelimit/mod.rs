@@ -9,7 +9,7 @@
 //! | [`SlidingWindowCounter`] | two fixed-window counts | approximate (see its docs) | O(1) | blocking (short lock) |
 //! | [`Keyed`] | one limiter per key in a striped map | as its limiter | at most `max_keys` limiters | blocking per stripe |
 //!
-//! Every limiter reads time only from its [`Clock`] (`with_clock`), so a
+//! Every limiter reads time only from its [`Clock`](crate::clock::Clock) (`with_clock`), so a
 //! [`ManualClock`](crate::clock::ManualClock) makes tests exact, and does its arithmetic in
 //! integer nanoseconds since its creation: no floating point, so nothing drifts over long runs.
 //!
@@ -37,7 +37,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::clock::Clock;
+use crate::clock::saturating_nanos;
 use crate::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 mod keyed;
@@ -143,11 +143,6 @@ impl fmt::Debug for Rate {
     }
 }
 
-/// Nanoseconds from `origin` to the clock's now, saturating (at about 584 years).
-pub(crate) fn nanos_since<C: Clock>(clock: &C, origin: Instant) -> u64 {
-    nanos_between(origin, clock.now())
-}
-
 /// Checks a sliding window's arguments and returns the window in nanoseconds (saturating).
 ///
 /// # Panics
@@ -158,12 +153,7 @@ pub(crate) fn window_nanos(limiter: &str, limit: u64, window: Duration) -> u64 {
         !window.is_zero(),
         "{limiter}: window must be longer than zero"
     );
-    u64::try_from(window.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Nanoseconds from `origin` to `now`, saturating (0 if `now` is earlier).
-pub(crate) fn nanos_between(origin: Instant, now: Instant) -> u64 {
-    u64::try_from(now.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
+    saturating_nanos(window)
 }
 
 // ANCHOR: gcra

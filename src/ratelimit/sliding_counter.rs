@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{nanos_between, nanos_since, window_nanos, RateLimiter};
+use super::{window_nanos, RateLimiter};
+use crate::clock::{nanos_between, nanos_since};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::Mutex;
 

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Instant;
 
-use super::{nanos_between, nanos_since, Gcra, Rate, RateLimiter};
+use super::{Gcra, Rate, RateLimiter};
+use crate::clock::{nanos_between, nanos_since};
 use crate::clock::{Clock, SystemClock};
 
 /// A token bucket: holds up to `capacity` tokens, starts full, and refills continuously at

@@ -3,42 +3,12 @@
 use std::time::Duration;
 
 use super::{Failure, Report, Suite};
-use crate::check::Rng;
+use crate::check::models::{BucketOp, TokenBucketModel};
+use crate::check::{Model, Rng};
 use crate::clock::ManualClock;
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::sync::thread;
-
-/// A sequential reference: credit in nanoseconds, capped at `capacity × interval`.
-struct Reference {
-    capacity: u128,
-    interval: u128,
-    credit: u128,
-}
-
-impl Reference {
-    fn new(capacity: u64, rate: Rate) -> Self {
-        let interval = rate.interval().as_nanos();
-        Self {
-            capacity: capacity.into(),
-            interval,
-            credit: u128::from(capacity) * interval,
-        }
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.credit = (self.credit + by.as_nanos()).min(self.capacity * self.interval);
-    }
-
-    fn acquire(&mut self, n: u64) -> bool {
-        let cost = u128::from(n) * self.interval;
-        let ok = cost <= self.credit;
-        if ok {
-            self.credit -= cost;
-        }
-        ok
-    }
-}
 
 fn fail(check: &'static str, detail: String) -> Failure {
     Failure::Limiter { check, detail }
@@ -105,13 +75,14 @@ impl Suite {
         let clock = ManualClock::new();
         let (capacity, rate) = (7, Rate::new(3, Duration::from_millis(100)));
         let bucket = new(capacity, rate, clock.clone());
-        let mut reference = Reference::new(capacity, rate);
+        let mut reference = TokenBucketModel::new(capacity, rate);
         for step in 0..self.sequential_ops {
             let advance = Duration::from_micros(rng.below(80_000) as u64);
             let n = rng.below(4) as u64;
             clock.advance(advance);
-            reference.advance(advance);
-            let (expected, actual) = (reference.acquire(n), bucket.try_acquire_n(n));
+            reference.apply(&BucketOp::Advance(advance));
+            let expected = reference.apply(&BucketOp::Acquire(n));
+            let actual = bucket.try_acquire_n(n);
             if expected != actual {
                 return Err(fail(
                     "reference",
