@@ -15,11 +15,12 @@
 //! | [`ratelimit`] | token bucket (GCRA), leaky bucket, sliding-window log and counter, keyed with bounded memory | lock-free buckets; windows behind a short lock |
 //! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
 //! | [`dedupe`] | at-most-once message processing on an atomic claim with a TTL | blocking (striped) |
+//! | [`pool`] | connection pool: bounded, FIFO hand-off to waiters, test-on-borrow, reaping, leak reports | blocking |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): a connection pool, a priority scheduler and
-//! Redis-backed distributed pieces.
+//! Planned (see the README's status table): a priority scheduler and Redis-backed distributed
+//! pieces.
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,6 +46,7 @@ pub mod cache;
 pub mod check;
 pub mod clock;
 pub mod dedupe;
+pub mod pool;
 pub mod queue;
 pub mod ratelimit;
 pub mod shutdown;
@@ -66,6 +68,8 @@ pub mod book {
     pub struct Bloom;
     #[doc = include_str!("../book/src/cache.md")]
     pub struct Cache;
+    #[doc = include_str!("../book/src/pool.md")]
+    pub struct Pool;
 }
 
 /// The README's examples, compiled and run as doctests.

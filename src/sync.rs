@@ -62,8 +62,14 @@ pub mod thread {
     pub use loom::thread::{current, spawn, yield_now, Builder, JoinHandle};
     #[cfg(not(loom))]
     pub use std::thread::{
-        current, scope, spawn, yield_now, Builder, JoinHandle, Scope, ScopedJoinHandle,
+        current, scope, sleep, spawn, yield_now, Builder, JoinHandle, Scope, ScopedJoinHandle,
     };
+
+    /// Loom has no time: a sleep is a yield to the model's scheduler.
+    #[cfg(loom)]
+    pub fn sleep(_: std::time::Duration) {
+        loom::thread::yield_now();
+    }
 }
 
 /// Spin-loop hints: under loom a spin is a yield, so a spin-wait cannot loop forever.

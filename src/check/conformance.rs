@@ -45,10 +45,12 @@ use super::{linearizable, Model, Rng, Stress, Violation};
 mod bloom;
 mod bounded;
 mod cache;
+mod pool;
 mod ratelimit;
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;
+pub use pool::{ConcurrentPool, Connector};
 
 /// A stack the suite can test: `push` and `pop` of `u64`s, callable from many threads.
 pub trait ConcurrentStack: Sync {
@@ -134,6 +136,13 @@ pub enum Failure {
         /// What happened.
         detail: String,
     },
+    /// A pool broke its size bound, served waiters out of order, or lost a connection.
+    Pool {
+        /// Which check: `basics`, `bound`, `fairness` or `timeouts`.
+        check: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// A recorded concurrent history has no valid sequential order.
     NotLinearizable {
         /// Which round (0-based) produced the history.
@@ -195,7 +204,9 @@ impl fmt::Display for Failure {
                 f,
                 "{phase}: still blocked after {after:?}: a lost wake-up or a deadlock"
             ),
-            Failure::Limiter { check, detail } | Failure::Filter { check, detail } => {
+            Failure::Limiter { check, detail }
+            | Failure::Filter { check, detail }
+            | Failure::Pool { check, detail } => {
                 write!(f, "{check}: {detail}")
             }
             Failure::NotLinearizable { round, violation } => {

@@ -12,6 +12,8 @@
 //! | [`AbaStack`] | Treiber stack that recycles nodes without epochs: ABA | [`linearizable`](super::linearizable), the conformance suite and `tests/loom_stack.rs` |
 //! | [`LostWakeupQueue`] | blocking `pop` that checks, lets go of the lock, then waits without re-checking | `tests/loom_bounded.rs` (a deadlock) and the bounded conformance suite (a stall) |
 //! | [`CheckThenActBucket`] | token bucket that loads, checks, then stores | `tests/loom_ratelimit.rs` and the contention test in `tests/ratelimit.rs` |
+//! | [`OvercommitPool`] | a pool that checks "fewer than `max_size` open?", then connects, then counts | the pool conformance suite (`bound`) |
+//! | [`NewestFirstPool`] | a pool whose waiters line up in a `Vec` and are served from its end | the pool conformance suite (`fairness`) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -454,3 +456,130 @@ impl CheckThenActBucket {
     }
 }
 // ANCHOR_END: check_then_act
+
+// ANCHOR: overcommit_pool
+/// A pool that checks whether it may open another connection, connects, and only then counts
+/// it: threads that check at the same moment all connect, and the pool goes past `max_size`.
+/// (Waiting is a poll with a short sleep, to keep the mutant small; the bug is elsewhere.)
+///
+/// ```
+/// use std::time::Duration;
+/// use threadsmith::check::conformance::Connector;
+/// use threadsmith::check::mutants::OvercommitPool;
+///
+/// let pool = OvercommitPool::new(1, Connector::new());
+/// let conn = pool.get(Duration::from_secs(1)).unwrap();
+/// assert_eq!(pool.get(Duration::from_millis(5)), None); // right when alone
+/// pool.put(conn);
+/// ```
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub struct OvercommitPool {
+    max_size: usize,
+    connector: crate::check::conformance::Connector,
+    idle: Mutex<Vec<u64>>,
+    opened: AtomicUsize,
+    waiting: AtomicUsize,
+}
+
+#[cfg(not(loom))]
+impl OvercommitPool {
+    /// A pool meant to hold at most `max_size` connections.
+    pub fn new(max_size: usize, connector: crate::check::conformance::Connector) -> Self {
+        Self {
+            max_size,
+            connector,
+            idle: Mutex::new(Vec::new()),
+            opened: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// Checks out a connection, polling until `timeout`.
+    pub fn get(&self, timeout: std::time::Duration) -> Option<u64> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut waited = false;
+        loop {
+            if let Some(conn) = self.idle.lock().pop() {
+                self.stop_waiting(waited);
+                return Some(conn);
+            }
+            if self.opened.load(Ordering::SeqCst) < self.max_size {
+                let conn = self.connector.connect(); // BUG: others pass the check meanwhile
+                self.opened.fetch_add(1, Ordering::SeqCst);
+                self.stop_waiting(waited);
+                return Some(conn);
+            }
+            if std::time::Instant::now() >= deadline {
+                self.stop_waiting(waited);
+                return None;
+            }
+            if !waited {
+                waited = true;
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+            }
+            thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+
+    fn stop_waiting(&self, waited: bool) {
+        if waited {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Returns a connection.
+    pub fn put(&self, conn: u64) {
+        self.idle.lock().push(conn);
+    }
+
+    /// How many `get`s are polling.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+}
+// ANCHOR_END: overcommit_pool
+
+/// The reference [`TicketPool`](super::reference::TicketPool) with one word changed: a
+/// returned connection goes to `line.pop_back()`, the *newest* waiter, as when a `Vec` is used
+/// for the line. The size bound holds and nothing is lost, but under steady load the oldest
+/// waiter can wait forever.
+///
+/// ```
+/// use std::time::Duration;
+/// use threadsmith::check::conformance::Connector;
+/// use threadsmith::check::mutants::NewestFirstPool;
+///
+/// let pool = NewestFirstPool::new(1, Connector::new());
+/// let conn = pool.get(Duration::from_secs(1)).unwrap();
+/// pool.put(conn);
+/// assert_eq!(pool.get(Duration::from_secs(1)), Some(conn));
+/// ```
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub struct NewestFirstPool(super::reference::TicketPool);
+
+#[cfg(not(loom))]
+impl NewestFirstPool {
+    /// A pool of at most `max_size` connections.
+    pub fn new(max_size: usize, connector: crate::check::conformance::Connector) -> Self {
+        Self(super::reference::TicketPool::serving_newest_first(
+            max_size, connector,
+        ))
+    }
+
+    /// Checks out a connection, waiting up to `timeout`.
+    pub fn get(&self, timeout: std::time::Duration) -> Option<u64> {
+        self.0.get(timeout)
+    }
+
+    /// Returns a connection — to the newest waiter.
+    pub fn put(&self, conn: u64) {
+        self.0.put(conn)
+    }
+
+    /// How many threads are waiting.
+    pub fn waiting(&self) -> usize {
+        self.0.waiting()
+    }
+}

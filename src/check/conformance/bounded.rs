@@ -171,7 +171,7 @@ impl Suite {
     }
 
     /// Runs `phase` on its own thread; gives up on it after `stall_timeout`.
-    fn watched<R: Send + 'static>(
+    pub(super) fn watched<R: Send + 'static>(
         &self,
         phase: &'static str,
         work: impl FnOnce() -> R + Send + 'static,
