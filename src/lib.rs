@@ -14,13 +14,13 @@
 //! | [`bounded`] | `BoundedQueue`: ring of stamped slots, blocking when full/empty, `close`, timeouts | lock-free ring; parks only when full/empty |
 //! | [`ratelimit`] | token bucket (GCRA), leaky bucket, sliding-window log and counter, keyed with bounded memory | lock-free buckets; windows behind a short lock |
 //! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
+//! | `distributed` | (feature `redis`) leader election with fencing tokens, a dedupe store and a shared token bucket on Redis | one atomic server-side step per call |
 //! | [`dedupe`] | at-most-once message processing on an atomic claim with a TTL | blocking (striped) |
 //! | [`pool`] | connection pool: bounded, FIFO hand-off to waiters, test-on-borrow, reaping, leak reports | blocking |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): a priority scheduler and Redis-backed distributed
-//! pieces.
+//! Planned (see the README's status table): a priority scheduler.
 //!
 //! ```
 //! use std::time::Duration;
@@ -46,6 +46,8 @@ pub mod cache;
 pub mod check;
 pub mod clock;
 pub mod dedupe;
+#[cfg(feature = "redis")]
+pub mod distributed;
 pub mod pool;
 pub mod queue;
 pub mod ratelimit;
@@ -70,6 +72,8 @@ pub mod book {
     pub struct Cache;
     #[doc = include_str!("../book/src/pool.md")]
     pub struct Pool;
+    #[doc = include_str!("../book/src/distributed.md")]
+    pub struct Distributed;
 }
 
 /// The README's examples, compiled and run as doctests.
