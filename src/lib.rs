@@ -15,11 +15,12 @@
 //! | [`ratelimit`] | token bucket (GCRA), leaky bucket, sliding-window log and counter, keyed with bounded memory | lock-free buckets; windows behind a short lock |
 //! | [`stack`] | `TreiberStack`: LIFO, epoch-reclaimed | lock-free |
 //! | [`dedupe`] | at-most-once message processing on an atomic claim with a TTL | blocking (striped) |
+//! | [`scheduler`] | priority task scheduler: water-mark backpressure with hysteresis, shedding, delays, per-resource limits, graceful shutdown | blocking (one lock) |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
 //!
-//! Planned (see the README's status table): a connection pool, a priority scheduler and
-//! Redis-backed distributed pieces.
+//! Planned (see the README's status table): a connection pool and Redis-backed distributed
+//! pieces.
 //!
 //! ```
 //! use std::time::Duration;
@@ -47,6 +48,7 @@ pub mod clock;
 pub mod dedupe;
 pub mod queue;
 pub mod ratelimit;
+pub mod scheduler;
 pub mod shutdown;
 pub mod stack;
 pub mod sync;
@@ -66,6 +68,8 @@ pub mod book {
     pub struct Bloom;
     #[doc = include_str!("../book/src/cache.md")]
     pub struct Cache;
+    #[doc = include_str!("../book/src/scheduler.md")]
+    pub struct Scheduler;
 }
 
 /// The README's examples, compiled and run as doctests.
