@@ -17,10 +17,9 @@
 //! | `distributed` | (feature `redis`) leader election with fencing tokens, a dedupe store and a shared token bucket on Redis | one atomic server-side step per call |
 //! | [`dedupe`] | at-most-once message processing on an atomic claim with a TTL | blocking (striped) |
 //! | [`pool`] | connection pool: bounded, FIFO hand-off to waiters, test-on-borrow, reaping, leak reports | blocking |
+//! | [`scheduler`] | priority task scheduler: water-mark backpressure with hysteresis, shedding, delays, per-resource limits, graceful shutdown | blocking (one lock) |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
-//!
-//! Planned (see the README's status table): a priority scheduler.
 //!
 //! ```
 //! use std::time::Duration;
@@ -51,6 +50,7 @@ pub mod distributed;
 pub mod pool;
 pub mod queue;
 pub mod ratelimit;
+pub mod scheduler;
 pub mod shutdown;
 pub mod stack;
 pub mod sync;
@@ -74,6 +74,8 @@ pub mod book {
     pub struct Pool;
     #[doc = include_str!("../book/src/distributed.md")]
     pub struct Distributed;
+    #[doc = include_str!("../book/src/scheduler.md")]
+    pub struct Scheduler;
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -1,7 +1,7 @@
 //! Conformance suites: the proofs this crate runs on its own stack, queues and rate limiters,
 //! packaged so you can run them on yours: [`Suite::check_stack`], [`Suite::check_queue`],
-//! [`Suite::check_bounded`], [`Suite::check_token_bucket`], [`Suite::check_bloom`] and
-//! [`Suite::check_ttl_map`].
+//! [`Suite::check_bounded`], [`Suite::check_token_bucket`], [`Suite::check_bloom`],
+//! [`Suite::check_ttl_map`] and [`Suite::check_backpressure`].
 //!
 //! Implement [`ConcurrentStack`] or [`ConcurrentQueue`] for your type (two methods), then:
 //!
@@ -47,10 +47,12 @@ mod bounded;
 mod cache;
 mod pool;
 mod ratelimit;
+mod scheduler;
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;
 pub use pool::{ConcurrentPool, Connector};
+pub use scheduler::BackpressureQueue;
 
 /// A stack the suite can test: `push` and `pop` of `u64`s, callable from many threads.
 pub trait ConcurrentStack: Sync {
@@ -143,6 +145,14 @@ pub enum Failure {
         /// What happened.
         detail: String,
     },
+    /// A scheduler's queue broke a backpressure rule ([`Suite::check_backpressure`]).
+    Backpressure {
+        /// Which check: `priority order`, `overload`, `hysteresis`, `recovery`, `shed`,
+        /// `model` or `concurrency`.
+        check: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// A recorded concurrent history has no valid sequential order.
     NotLinearizable {
         /// Which round (0-based) produced the history.
@@ -206,7 +216,8 @@ impl fmt::Display for Failure {
             ),
             Failure::Limiter { check, detail }
             | Failure::Filter { check, detail }
-            | Failure::Pool { check, detail } => {
+            | Failure::Pool { check, detail }
+            | Failure::Backpressure { check, detail } => {
                 write!(f, "{check}: {detail}")
             }
             Failure::NotLinearizable { round, violation } => {

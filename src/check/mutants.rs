@@ -14,6 +14,7 @@
 //! | [`CheckThenActBucket`] | token bucket that loads, checks, then stores | `tests/loom_ratelimit.rs` and the contention test in `tests/ratelimit.rs` |
 //! | [`OvercommitPool`] | a pool that checks "fewer than `max_size` open?", then connects, then counts | the pool conformance suite (`bound`) |
 //! | [`NewestFirstPool`] | a pool whose waiters line up in a `Vec` and are served from its end | the pool conformance suite (`fairness`) |
+//! | [`FlappingQueue`] | scheduler backpressure without hysteresis: refuses `Low` exactly while the length is at or above `high_water` | [`Suite::check_backpressure`](super::conformance::Suite::check_backpressure) (`hysteresis`) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -583,3 +584,64 @@ impl NewestFirstPool {
         self.0.waiting()
     }
 }
+// ANCHOR: flapping
+/// A priority queue with water marks but no hysteresis: `Low` is refused while the length is
+/// at or above `high_water` and accepted as soon as it dips below. Under steady load the
+/// scheduler flips between accepting and refusing on every task started (it *flaps*); the
+/// contract keeps refusing until the length is back at `low_water`.
+///
+/// ```
+/// use threadsmith::check::conformance::BackpressureQueue;
+/// use threadsmith::check::mutants::FlappingQueue;
+/// use threadsmith::scheduler::{Overload, Priority, WaterMarks};
+///
+/// let q = FlappingQueue::new(WaterMarks { capacity: 4, high_water: 2, low_water: 0, overload: Overload::Reject });
+/// q.submit(Priority::Low, 1).unwrap();
+/// q.submit(Priority::Low, 2).unwrap();
+/// assert!(q.submit(Priority::Low, 3).is_err());
+/// q.start_next();
+/// assert!(q.submit(Priority::Low, 4).is_ok()); // BUG: still above low_water
+/// ```
+#[derive(Debug)]
+#[cfg_attr(loom, allow(dead_code))] // its only use, the suite's trait, is not built under loom
+pub struct FlappingQueue {
+    marks: crate::scheduler::WaterMarks,
+    queues: Mutex<[std::collections::VecDeque<u64>; 3]>,
+}
+
+impl FlappingQueue {
+    /// An empty queue enforcing `marks` (without hysteresis, and without shedding).
+    pub fn new(marks: crate::scheduler::WaterMarks) -> Self {
+        Self {
+            marks,
+            queues: Mutex::new(Default::default()),
+        }
+    }
+}
+
+#[cfg(not(loom))] // the conformance suites run real threads
+impl super::conformance::BackpressureQueue for FlappingQueue {
+    fn submit(
+        &self,
+        priority: crate::scheduler::Priority,
+        id: u64,
+    ) -> Result<Vec<u64>, crate::scheduler::Rejected> {
+        use crate::scheduler::{Priority, Rejected};
+        let mut queues = self.queues.lock();
+        let len: usize = queues.iter().map(|q| q.len()).sum();
+        if priority == Priority::Low && len >= self.marks.high_water {
+            return Err(Rejected::Overloaded); // BUG: forgets it was overloaded once below
+        }
+        if len >= self.marks.capacity {
+            return Err(Rejected::Full);
+        }
+        queues[priority as usize].push_back(id);
+        Ok(Vec::new())
+    }
+
+    fn start_next(&self) -> Option<u64> {
+        let mut queues = self.queues.lock();
+        queues.iter_mut().rev().find_map(|q| q.pop_front())
+    }
+}
+// ANCHOR_END: flapping
