@@ -74,6 +74,10 @@ pub mod book {
     pub struct Pool;
     #[doc = include_str!("../book/src/distributed.md")]
     pub struct Distributed;
+    #[doc = include_str!("../book/src/node.md")]
+    pub struct Node;
+    #[doc = include_str!("../book/src/node-drain.md")]
+    pub struct NodeDrain;
     #[doc = include_str!("../book/src/scheduler.md")]
     pub struct Scheduler;
 }
