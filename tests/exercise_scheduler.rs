@@ -41,11 +41,11 @@ impl BackpressureQueue for MyScheduler {
     fn submit(&self, priority: Priority, id: u64) -> Result<Vec<u64>, Rejected> {
         let mut state = self.state.lock().unwrap();
         // Decide and change under one lock: the length we read is the length we change.
-        if state.overloaded && priority == Priority::Low {
-            return Err(Rejected::Overloaded);
-        }
         if state.len >= self.marks.capacity {
             return Err(Rejected::Full);
+        }
+        if state.overloaded && priority == Priority::Low {
+            return Err(Rejected::Overloaded);
         }
         state.len += 1;
         let mut shed = Vec::new();

@@ -121,7 +121,8 @@ fn rejects_low_priority_until_low_water() {
     );
     assert_eq!(
         s.enqueue(Priority::Low, || ()).unwrap_err(),
-        Rejected::Overloaded
+        Rejected::Full,
+        "past capacity everything is Full, Low included"
     );
     // Let the two High ones and one gate start: length 6 -> 3, between the marks.
     gate.open();

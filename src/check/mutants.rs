@@ -629,11 +629,11 @@ impl super::conformance::BackpressureQueue for FlappingQueue {
         use crate::scheduler::{Priority, Rejected};
         let mut queues = self.queues.lock();
         let len: usize = queues.iter().map(|q| q.len()).sum();
-        if priority == Priority::Low && len >= self.marks.high_water {
-            return Err(Rejected::Overloaded); // BUG: forgets it was overloaded once below
-        }
         if len >= self.marks.capacity {
             return Err(Rejected::Full);
+        }
+        if priority == Priority::Low && len >= self.marks.high_water {
+            return Err(Rejected::Overloaded); // BUG: forgets it was overloaded once below
         }
         queues[priority as usize].push_back(id);
         Ok(Vec::new())

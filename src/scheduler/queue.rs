@@ -200,11 +200,12 @@ impl<T: QueueItem> WaterMarkQueue<T> {
     /// assert_eq!(q.try_admit(Priority::High, &mut shed), Err(Rejected::Full));
     /// ```
     pub fn try_admit(&mut self, priority: Priority, shed: &mut Vec<T>) -> Result<(), Rejected> {
-        if self.overloaded && priority == Priority::Low {
-            return Err(Rejected::Overloaded);
-        }
+        // Capacity first: past it, *everything* is refused as Full, Low included.
         if self.len >= self.marks.capacity {
             return Err(Rejected::Full);
+        }
+        if self.overloaded && priority == Priority::Low {
+            return Err(Rejected::Overloaded);
         }
         self.len += 1;
         if !self.overloaded && self.len >= self.marks.high_water {

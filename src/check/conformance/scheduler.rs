@@ -156,14 +156,7 @@ impl Suite {
         }
         expect(q, c, "length 8 = capacity", Normal, 9, Err(Rejected::Full))?;
         expect(q, c, "length 8 = capacity", High, 10, Err(Rejected::Full))?;
-        expect(
-            q,
-            c,
-            "length 8 = capacity",
-            Low,
-            11,
-            Err(Rejected::Overloaded),
-        )?;
+        expect(q, c, "length 8 = capacity", Low, 11, Err(Rejected::Full))?;
         start(q, 5);
         let c = "hysteresis";
         expect(
