@@ -1094,13 +1094,12 @@ impl<M: Manager> fmt::Debug for PoolBuilder<M> {
     }
 }
 
-impl<M: Manager> fmt::Debug for PooledConnection<M>
-where
-    M::Connection: fmt::Debug,
-{
+/// Shows the lease, not the connection (which need not be `Debug`).
+impl<M: Manager> fmt::Debug for PooledConnection<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledConnection")
-            .field("conn", &self.conn.as_ref().map(|c| &c.raw))
+            .field("born", &self.conn.as_ref().and_then(|c| c.born))
+            .field("leak_tracked", &self.lease.is_some())
             .finish_non_exhaustive()
     }
 }
