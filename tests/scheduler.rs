@@ -293,6 +293,30 @@ fn delayed_tasks_run_in_deadline_order_by_the_manual_clock() {
 }
 
 #[test]
+fn a_manual_clock_advance_is_noticed_without_wake_timers() {
+    // Code written against the contract alone knows `advance`, not `wake_timers`: the workers
+    // must notice the clock moving by themselves.
+    let clock = ManualClock::new();
+    let s = Scheduler::builder().workers(1).clock(clock.clone()).build();
+    let (ran, ran_rx) = channel();
+    let _detached = s
+        .enqueue_after(Duration::from_secs(3600), Priority::Normal, move || {
+            ran.send(()).unwrap()
+        })
+        .unwrap();
+    // Not due: a task enqueued now runs, and the delayed one is still waiting.
+    s.enqueue(Priority::Low, || ()).unwrap().join().unwrap();
+    assert_eq!(s.stats().queued, 1);
+    // Real time, not clock time: long enough for the idle worker to stop spinning and park
+    // in its timed wait (which, without re-reading the clock, would last an hour).
+    std::thread::sleep(Duration::from_millis(50));
+    clock.advance(Duration::from_secs(3600));
+    ran_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the delayed task ran once the manual clock reached its deadline");
+}
+
+#[test]
 fn due_timers_start_in_priority_order() {
     let clock = ManualClock::new();
     let s = Scheduler::builder().workers(1).clock(clock.clone()).build();

@@ -28,9 +28,10 @@
 //! would bound the wait at the cost of priority inversions; it is left out.
 //!
 //! **Clock.** Delays are measured by the scheduler's [`Clock`] (`.clock(c)`, system clock by
-//! default). A worker waits in real time for the remaining delay as the clock reports it; with
-//! a [`ManualClock`](crate::clock::ManualClock), call [`Scheduler::wake_timers`] after
-//! `advance` so the workers re-read the clock.
+//! default). With the system clock a worker waits in real time exactly for the remaining delay.
+//! With another clock (a [`ManualClock`](crate::clock::ManualClock) in tests) nothing tells the
+//! workers when it moves, so while timers are pending an idle worker re-reads it every 10 ms
+//! of real time; [`Scheduler::wake_timers`] makes them re-read it at once after an `advance`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -47,6 +48,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
+
+/// How often idle workers re-read a clock other than the system clock while timers wait.
+const CLOCK_POLL: Duration = Duration::from_millis(10);
 // Relaxed loads of the counters: a snapshot, ordered by nothing else.
 use crate::sync::atomic::Ordering::Relaxed;
 use crate::sync::{thread, Arc, Mutex};
@@ -337,6 +341,9 @@ pub struct SchedulerBuilder {
     low_water: Option<usize>,
     overload: Overload,
     clock: Box<dyn Clock>,
+    /// False once `.clock(c)` replaces the system clock: the workers then re-read the clock
+    /// while timers wait, since nothing tells them when a manual clock moves.
+    system_clock: bool,
     limits: Vec<(String, usize)>,
 }
 
@@ -427,6 +434,7 @@ impl SchedulerBuilder {
     /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Box::new(clock);
+        self.system_clock = false;
         self
     }
 
@@ -493,6 +501,7 @@ impl SchedulerBuilder {
             WaterMarkQueue::new(marks),
             workers,
             self.clock,
+            (!self.system_clock).then_some(CLOCK_POLL),
             self.limits,
         ));
         let owner = Owner {
@@ -603,6 +612,7 @@ impl Scheduler {
             low_water: None,
             overload: Overload::Reject,
             clock: Box::new(SystemClock),
+            system_clock: true,
             limits: Vec::new(),
         }
     }

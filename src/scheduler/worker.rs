@@ -210,6 +210,9 @@ pub(crate) struct Shared {
     /// `shutdown` waits here for the queue to drain.
     drained: Condvar,
     clock: Box<dyn Clock>,
+    /// With a clock other than the system clock: the longest an idle worker waits before
+    /// reading it again while timers are pending.
+    clock_poll: Option<Duration>,
     /// `(name, limit)` per resource; a task's resource is an index into this.
     pub(crate) limits: Vec<(String, usize)>,
     /// Tasks finished, and those of them that panicked. Atomics, so that a task is counted
@@ -223,6 +226,7 @@ impl Shared {
         queue: WaterMarkQueue<Entry>,
         workers: usize,
         clock: Box<dyn Clock>,
+        clock_poll: Option<Duration>,
         limits: Vec<(String, usize)>,
     ) -> Self {
         Shared {
@@ -242,6 +246,7 @@ impl Shared {
             work: Condvar::new(),
             drained: Condvar::new(),
             clock,
+            clock_poll,
             limits,
             completed: AtomicUsize::new(0),
             panicked: AtomicUsize::new(0),
@@ -450,6 +455,7 @@ impl Shared {
             // manual clock, `Scheduler::wake_timers` ends the wait after `advance`.
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(self.clock.now());
+                let left = self.clock_poll.map_or(left, |poll| left.min(poll));
                 self.work.wait_for(state, left);
             }
             None => self.work.wait(state),
