@@ -78,6 +78,10 @@ pub mod book {
     pub struct Node;
     #[doc = include_str!("../book/src/node-drain.md")]
     pub struct NodeDrain;
+    #[doc = include_str!("../book/src/questions.md")]
+    pub struct Questions;
+    #[doc = include_str!("../book/src/cheatsheet.md")]
+    pub struct CheatSheet;
     #[doc = include_str!("../book/src/scheduler.md")]
     pub struct Scheduler;
 }
