@@ -38,6 +38,7 @@ struct NodeProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     replies: Receiver<Value>,
+    reader: thread::JoinHandle<()>,
 }
 
 impl NodeProcess {
@@ -50,7 +51,7 @@ impl NodeProcess {
             .expect("starting the node");
         let stdout = child.stdout.take().unwrap();
         let (tx, replies) = mpsc::channel();
-        thread::spawn(move || {
+        let reader = thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let line = line.expect("reading the node's stdout");
                 let value = serde_json::from_str(&line).unwrap_or_else(|e| {
@@ -66,6 +67,7 @@ impl NodeProcess {
             child,
             stdin,
             replies,
+            reader,
         }
     }
 
@@ -98,6 +100,8 @@ impl NodeProcess {
         drop(self.stdin.take());
         let status = self.child.wait().expect("the node exits");
         assert!(status.success(), "exit status {status}");
+        // The reader thread ends at the end of stdout: only then has every line been parsed.
+        self.reader.join().expect("the stdout reader");
         self.replies.try_iter().collect()
     }
 }
@@ -227,7 +231,7 @@ fn drain_status_before_during_and_after() {
     node.next();
     node.send_body(
         "c1",
-        json!({"type":"tcp_request","msg_id":2,"data":"x","latency_ms":300}),
+        json!({"type":"tcp_request","msg_id":2,"data":"x","latency_ms":1000}),
     );
     node.send_body("c1", json!({"type":"tcp_drain_status","msg_id":3}));
     let before = node.next()["body"].clone();

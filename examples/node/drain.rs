@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use threadsmith::scheduler::{Priority, TaskHandle};
-use threadsmith::shutdown::Shutdown;
+use threadsmith::shutdown::{InFlight, Shutdown};
 
 use crate::core::{Core, Node, Reply};
 
@@ -154,15 +154,13 @@ impl Drain {
         };
         let drain = Arc::clone(self);
         let latency = request.latency_ms;
+        let in_flight = Some(in_flight);
         let work = move || {
-            drain.answer(
-                id,
-                TcpRequestOk {
-                    result: "processed",
-                    duration_ms: latency,
-                },
-            );
-            drop(in_flight); // leaves the drain's count only once the reply is out
+            let ok = TcpRequestOk {
+                result: "processed",
+                duration_ms: latency,
+            };
+            drain.answer(id, ok, in_flight);
         };
         let delay = Duration::from_millis(latency);
         match core
@@ -176,26 +174,33 @@ impl Drain {
             }
             Err(rejected) => {
                 eprintln!("node: tcp_request refused by the scheduler: {rejected}");
-                self.answer(
-                    id,
-                    TcpRequestError {
-                        error: "overloaded",
-                    },
-                );
+                // The refused closure, and the in-flight guard in it, are already gone.
+                let error = TcpRequestError {
+                    error: "overloaded",
+                };
+                self.answer(id, error, None);
             }
         }
     }
 
     /// Sends `body` as request `id`'s reply, unless the drain timeout already answered it.
-    fn answer<B: Serialize>(&self, id: u64, body: B) {
+    ///
+    /// The request leaves the in-flight count (`in_flight` is dropped) just *before* its reply
+    /// is written: a client that has read every reply and then asks for the status must hear
+    /// "drained". Dropped after the write, the count would still include a request whose
+    /// answer the client already holds.
+    fn answer<B: Serialize>(&self, id: u64, body: B, in_flight: Option<InFlight>) {
         let pending = self.lock().pending.remove(&id);
         let reply = pending.and_then(|p| p.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
         if let Some(reply) = reply {
-            reply.send(body);
-            let mut state = self.lock();
-            if state.started.is_some() && state.timed_out.is_none() {
-                state.last_reply = Some(Instant::now());
+            {
+                let mut state = self.lock();
+                if state.started.is_some() && state.timed_out.is_none() {
+                    state.last_reply = Some(Instant::now());
+                }
             }
+            drop(in_flight);
+            reply.send(body);
         }
     }
     // ANCHOR_END: admit
