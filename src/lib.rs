@@ -74,6 +74,8 @@ pub mod book {
     pub struct Pool;
     #[doc = include_str!("../book/src/distributed.md")]
     pub struct Distributed;
+    #[doc = include_str!("../book/src/chat-server.md")]
+    pub struct ChatServer;
 }
 
 /// The README's examples, compiled and run as doctests.
