@@ -1,11 +1,13 @@
 //! The chat server example, end to end: the real binary as a child process on free ports,
 //! real TCP clients on 127.0.0.1.
 //!
-//! The binary is built on first use with `cargo build --example chat_server`, run by the same
-//! cargo that runs these tests (`$CARGO`), and found through `--message-format=json`. An
-//! example has no `CARGO_BIN_EXE_*`, and guessing `target/debug/examples/...` breaks under a
-//! custom target directory or a stale build; asking cargo is exact. cargo holds its build lock
-//! only while compiling, so building from inside a running test does not deadlock.
+//! The binary is built on first use with `cargo build --profile test --example chat_server`,
+//! run by the same cargo that runs these tests (`$CARGO`), and found through
+//! `--message-format=json`. An example has no `CARGO_BIN_EXE_*`, and guessing
+//! `target/debug/examples/...` breaks under a custom target directory or a stale build; asking
+//! cargo is exact. The `test` profile reuses the dependencies `cargo test` has just built (a
+//! `dev` build would compile them all again, SQLite included). cargo holds its build lock only
+//! while compiling, so building from inside a running test does not deadlock.
 //!
 //! No test sleeps to make time pass: every wait is for an event (a line, an exit, a thread
 //! count), each bounded by a generous deadline or a socket read timeout so a bug fails the
@@ -33,11 +35,12 @@ fn server_binary() -> &'static Path {
     BINARY.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let output = Command::new(cargo)
-            .args(["build", "--example", "chat_server", "--message-format=json"])
+            .args(["build", "--profile", "test", "--example", "chat_server"])
+            .arg("--message-format=json")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stderr(Stdio::inherit())
             .output()
-            .expect("run cargo build --example chat_server");
+            .expect("run cargo build");
         assert!(
             output.status.success(),
             "cargo build --example chat_server failed"
@@ -90,7 +93,7 @@ impl Drop for TempDb {
 struct ChatServer {
     child: Child,
     addr: SocketAddr,
-    admin: SocketAddr,
+    admin: Option<SocketAddr>,
     /// Kept open so the server's stdout never hits a closed pipe.
     _stdout: BufReader<ChildStdout>,
 }
@@ -115,9 +118,10 @@ impl ChatServer {
             .spawn()
             .expect("start chat_server");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let admin_off = flags.windows(2).any(|w| w == ["--admin-addr", "off"]);
         let (mut addr, mut admin) = (None, None);
         // The banner: where it listens, then the admin port. EOF here means it failed to start.
-        while addr.is_none() || admin.is_none() {
+        while addr.is_none() || (admin.is_none() && !admin_off) {
             let mut line = String::new();
             let n = stdout.read_line(&mut line).expect("read the banner");
             assert!(n > 0, "chat_server exited before printing its addresses");
@@ -130,7 +134,7 @@ impl ChatServer {
         ChatServer {
             child,
             addr: addr.unwrap(),
-            admin: admin.unwrap(),
+            admin,
             _stdout: stdout,
         }
     }
@@ -158,6 +162,21 @@ impl ChatServer {
         assert!(status.success());
     }
 
+    /// The server's threads by name, for a failure message.
+    fn thread_names(&self) -> Vec<String> {
+        let dir = format!("/proc/{}/task", self.child.id());
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .map(|n| n.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// Waits for the process to exit, failing after `DEADLINE`.
     fn wait_exit(&mut self) -> (ExitStatus, Duration) {
         let start = Instant::now();
@@ -174,7 +193,8 @@ impl ChatServer {
     }
 
     fn http_get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.admin).expect("connect to the admin port");
+        let admin = self.admin.expect("an admin port");
+        let mut stream = TcpStream::connect(admin).expect("connect to the admin port");
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
         let mut response = String::new();
@@ -211,13 +231,18 @@ impl Drop for ChatServer {
     }
 }
 
-/// Polls `condition` until it holds, failing after `DEADLINE`.
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+/// Polls `condition` until it holds, failing after `DEADLINE` with `what` and `detail()`.
+fn eventually<D: std::fmt::Debug>(
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+    detail: impl Fn() -> D,
+) {
     let start = Instant::now();
     while !condition() {
         assert!(
             start.elapsed() < DEADLINE,
-            "not within {DEADLINE:?}: {what}"
+            "not within {DEADLINE:?}: {what}; now {:?}",
+            detail()
         );
         thread::sleep(Duration::from_millis(10));
     }
@@ -377,8 +402,11 @@ fn fifty_clients_each_get_every_foreign_message_in_order_and_none_of_their_own()
 #[test]
 fn an_abrupt_disconnect_is_cleaned_up_and_its_threads_end() {
     let db = TempDb::new("abrupt");
-    let server = ChatServer::start(&db, &[]);
+    // No admin port: tiny_http starts its worker threads lazily, which would move the baseline.
+    // Every thread left is then started before the banner is printed.
+    let server = ChatServer::start(&db, &["--admin-addr", "off"]);
     let baseline = server.threads();
+    let before = server.thread_names();
     let mut a = server.connect();
     let mut b = server.connect();
     let c = server.connect();
@@ -399,15 +427,17 @@ fn an_abrupt_disconnect_is_cleaned_up_and_its_threads_end() {
     expected.sort();
     assert_eq!(a.who(), expected, "/who still lists {gone}");
     // Two threads (reader + writer) per connected client, and nothing left of the third.
-    eventually("threads back to baseline + 4", || {
-        server.threads() == baseline + 4
-    });
+    let threads = |n: usize| {
+        let what = format!("{n} threads (before: {before:?})");
+        eventually(&what, || server.threads() == n, || server.thread_names())
+    };
+    threads(baseline + 4);
     for mut client in [a, b] {
         client.send("/quit");
         client.until(|l| l == "* bye");
         assert_eq!(client.try_line(), None, "the server closes after /quit");
     }
-    eventually("threads back to baseline", || server.threads() == baseline);
+    threads(baseline);
 }
 
 #[test]
@@ -479,15 +509,15 @@ fn a_client_that_stops_reading_is_disconnected_and_never_stalls_the_room() {
     let left = format!("* {} left", stuck.nick);
     let body = "y".repeat(LINE);
     let mut kicked = false;
-    // Chunks of 8 lines, each read by `reader` before the next is sent: `reader` never has
-    // more in flight than its queue holds, while `stuck` falls further behind with each chunk
+    // Chunks of 4 lines, each read by `reader` before the next is sent: `reader` never has
+    // more in flight than its queue holds (4 lines and a notice or two), while `stuck` falls further behind with each chunk
     // until its socket buffers (a few MiB) and then its queue of 8 are full.
-    for chunk in 0..256 {
-        for i in 0..8 {
+    for chunk in 0..512 {
+        for i in 0..4 {
             sender.send(&format!("{chunk}.{i} {body}"));
         }
         let mut got = 0;
-        while got < 8 {
+        while got < 4 {
             let line = reader.line();
             if line == left {
                 kicked = true;
