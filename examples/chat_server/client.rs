@@ -135,9 +135,9 @@ fn read_loop(shared: &Shared, conn: &Conn, lines: &mut LineReader<&TcpStream>) -
             if command(shared, conn, text) {
                 return End::Quit;
             }
-        } else if !text.trim().is_empty() && !shared.room.say(conn.id, &printable(text)) {
-            // Not accepted: kicked or draining; the checks at the top say which.
-            continue;
+        } else if !text.trim().is_empty() {
+            // Refused only when kicked or draining: the checks at the top end the loop then.
+            shared.room.say(conn.id, &printable(text));
         }
     }
 }
