@@ -84,6 +84,8 @@ pub mod book {
     pub struct CheatSheet;
     #[doc = include_str!("../book/src/scheduler.md")]
     pub struct Scheduler;
+    #[doc = include_str!("../book/src/chat-server.md")]
+    pub struct ChatServer;
 }
 
 /// The README's examples, compiled and run as doctests.
