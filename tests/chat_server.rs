@@ -1,18 +1,14 @@
 //! The chat server example, end to end: the real binary as a child process on free ports,
 //! real TCP clients on 127.0.0.1.
 //!
-//! The binary is built on first use with `cargo build --profile test --example chat_server`,
-//! run by the same cargo that runs these tests (`$CARGO`), and found through
-//! `--message-format=json`. An example has no `CARGO_BIN_EXE_*`, and guessing
-//! `target/debug/examples/...` breaks under a custom target directory or a stale build; asking
-//! cargo is exact. The `test` profile reuses the dependencies `cargo test` has just built (a
-//! `dev` build would compile them all again, SQLite included). cargo holds its build lock only
-//! while compiling, so building from inside a running test does not deadlock.
+//! The binary is built on first use by `common::example_binary` (see there why it asks cargo).
 //!
 //! No test sleeps to make time pass: every wait is for an event (a line, an exit, a thread
 //! count), each bounded by a generous deadline or a socket read timeout so a bug fails the
 //! test instead of hanging it. Set `CHAT_TEST_LOG=1` to see the servers' logs.
 #![cfg(all(target_os = "linux", not(loom)))]
+
+mod common;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -20,7 +16,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -32,62 +27,10 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = Command::new(cargo)
-            .args(["build", "--profile", "test", "--example", "chat_server"])
-            .arg("--message-format=json")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "cargo build --example chat_server failed"
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        stdout
-            .lines()
-            .filter_map(|line| {
-                let start = line.find("\"executable\":\"")? + "\"executable\":\"".len();
-                let end = start + line[start..].find('"')?;
-                Some(PathBuf::from(&line[start..end]))
-            })
-            .find(|path| path.file_stem().is_some_and(|s| s == "chat_server"))
-            .expect("cargo reported no chat_server executable")
-    })
+    BINARY.get_or_init(|| common::example_binary("chat_server"))
 }
 
-/// A fresh database file, removed (with its WAL files) when dropped.
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let file = format!(
-            "threadsmith-chat-{name}-{}-{}.sqlite",
-            std::process::id(),
-            NEXT.fetch_add(1, SeqCst)
-        );
-        let db = TempDb(std::env::temp_dir().join(file));
-        db.remove();
-        db
-    }
-
-    fn remove(&self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = self.0.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(name);
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        self.remove();
-    }
-}
+use common::TempDb;
 
 /// The server as a child process; killed if a test ends without stopping it.
 struct ChatServer {
@@ -109,7 +52,7 @@ impl ChatServer {
                 "127.0.0.1:0",
                 "--db",
             ])
-            .arg(&db.0)
+            .arg(db.path())
             .args(flags)
             .env("RUST_LOG", if log { "debug" } else { "warn" })
             .stdin(Stdio::null())

@@ -6,26 +6,14 @@
 //! Check your own version with `cargo test --test exercise_node`.
 #![cfg(not(loom))] // real processes: not a loom model
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-
-fn node_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--example", "node"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("running cargo build --example node");
-    assert!(status.success(), "cargo build --example node failed");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("debug").join("examples").join("node")
-}
 
 /// Runs one node (`node_id`) over `count` generate requests; returns the ids it handed out.
 fn ids_from(binary: &PathBuf, node_id: &str, count: usize) -> Vec<String> {
@@ -63,7 +51,7 @@ fn ids_from(binary: &PathBuf, node_id: &str, count: usize) -> Vec<String> {
 
 #[test]
 fn generated_ids_are_unique_across_nodes() {
-    let binary = node_binary();
+    let binary = common::example_binary("node");
     let mut all = HashSet::new();
     for node_id in ["n1", "n2"] {
         for id in ids_from(&binary, node_id, 500) {

@@ -3,6 +3,8 @@
 //! bad input, 1,000 concurrent echoes, and handlers that really run concurrently.
 #![cfg(not(loom))] // real processes: not a loom model
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -14,23 +16,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// The example's binary, built once per test run (`cargo test` builds examples anyway; this
-/// also covers `cargo test --test node` alone).
+/// The example's binary, built once per test run (see `common::example_binary`).
 fn binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--example", "node"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build --example node");
-        assert!(status.success(), "cargo build --example node failed");
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-        target.join("debug").join("examples").join("node")
-    })
+    BINARY.get_or_init(|| common::example_binary("node"))
 }
 
 /// A running node: write lines to it, read its replies (parsed) as they come.

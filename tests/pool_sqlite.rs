@@ -2,8 +2,9 @@
 //! and readers, validation by a query, and a connection left mid-transaction treated as broken.
 #![cfg(not(loom))] // real threads: not a loom model
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+mod common;
+
+use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
@@ -42,41 +43,7 @@ impl Manager for Sqlite {
 }
 // ANCHOR_END: manager
 
-/// A fresh database file, removed (with its WAL files) when dropped.
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let file = format!(
-            "threadsmith-{name}-{}-{}.sqlite",
-            std::process::id(),
-            NEXT.fetch_add(1, SeqCst)
-        );
-        let path = std::env::temp_dir().join(file);
-        let db = TempDb(path);
-        db.remove();
-        db
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn remove(&self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = self.0.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(name);
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        self.remove();
-    }
-}
+use common::TempDb;
 
 fn pool(db: &TempDb, max_size: usize) -> Pool<Sqlite> {
     let pool = Pool::builder().max_size(max_size).build(Sqlite {
