@@ -705,9 +705,10 @@ impl Scheduler {
         })
     }
 
-    /// Makes idle workers re-read the clock: call it after advancing a
+    /// Makes idle workers re-read the clock now: call it after advancing a
     /// [`ManualClock`](crate::clock::ManualClock). (With the system clock, workers wake at
-    /// the first deadline on their own.)
+    /// the first deadline on their own; with another clock they re-read it every 10 ms
+    /// anyway, so this only saves that wait.)
     ///
     /// ```
     /// # use threadsmith::scheduler::Scheduler;
