@@ -109,6 +109,11 @@ fn as_set(values: &[Value]) -> HashSet<String> {
     values.iter().map(Value::to_string).collect()
 }
 
+/// Runs a session and checks its replies, as a set, against `output`.
+fn assert_session(input: &[&str], output: &[&str]) {
+    assert_eq!(as_set(&session(input)), expected(output));
+}
+
 fn expected(lines: &[&str]) -> HashSet<String> {
     lines
         .iter()
@@ -118,50 +123,47 @@ fn expected(lines: &[&str]) -> HashSet<String> {
 
 #[test]
 fn sample_echo_three_concurrent_requests() {
-    let out = session(&[
-        r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
-        r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":2,"echo":"test1"}}"#,
-        r#"{"src":"c2","dest":"n1","body":{"type":"echo","msg_id":3,"echo":"test2"}}"#,
-        r#"{"src":"c3","dest":"n1","body":{"type":"echo","msg_id":4,"echo":"test3"}}"#,
-    ]);
-    assert_eq!(
-        as_set(&out),
-        expected(&[
+    assert_session(
+        &[
+            r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":2,"echo":"test1"}}"#,
+            r#"{"src":"c2","dest":"n1","body":{"type":"echo","msg_id":3,"echo":"test2"}}"#,
+            r#"{"src":"c3","dest":"n1","body":{"type":"echo","msg_id":4,"echo":"test3"}}"#,
+        ],
+        &[
             r#"{"src": "n1", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1, "msg_id": 0}}"#,
             r#"{"src": "n1", "dest": "c1", "body": {"type": "echo_ok", "echo": "test1", "in_reply_to": 2, "msg_id": 1}}"#,
             r#"{"src": "n1", "dest": "c2", "body": {"type": "echo_ok", "echo": "test2", "in_reply_to": 3, "msg_id": 2}}"#,
             r#"{"src": "n1", "dest": "c3", "body": {"type": "echo_ok", "echo": "test3", "in_reply_to": 4, "msg_id": 3}}"#,
-        ])
+        ],
     );
 }
 
 #[test]
 fn sample_normal_request_processing() {
-    let out = session(&[
-        r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
-        r#"{"src":"c1","dest":"n1","body":{"type":"tcp_request","msg_id":2,"data":"hello","latency_ms":0}}"#,
-    ]);
-    assert_eq!(
-        as_set(&out),
-        expected(&[
+    assert_session(
+        &[
+            r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"tcp_request","msg_id":2,"data":"hello","latency_ms":0}}"#,
+        ],
+        &[
             r#"{"src": "n1", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1, "msg_id": 0}}"#,
             r#"{"src": "n1", "dest": "c1", "body": {"type": "tcp_request_ok", "in_reply_to": 2, "result": "processed", "duration_ms": 0, "msg_id": 1}}"#,
-        ])
+        ],
     );
 }
 
 #[test]
 fn sample_shutdown_starts_the_drain() {
-    let out = session(&[
-        r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
-        r#"{"src":"c1","dest":"n1","body":{"type":"tcp_shutdown","msg_id":2,"drain_timeout_ms":5000}}"#,
-    ]);
-    assert_eq!(
-        as_set(&out),
-        expected(&[
+    assert_session(
+        &[
+            r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"tcp_shutdown","msg_id":2,"drain_timeout_ms":5000}}"#,
+        ],
+        &[
             r#"{"src": "n1", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1, "msg_id": 0}}"#,
             r#"{"src": "n1", "dest": "c1", "body": {"type": "tcp_shutdown_ok", "in_reply_to": 2, "status": "draining", "in_flight": 0, "msg_id": 1}}"#,
-        ])
+        ],
     );
 }
 
@@ -305,23 +307,22 @@ fn end_of_input_waits_for_requests_in_flight() {
 
 #[test]
 fn malformed_and_unknown_messages_do_not_stop_the_node() {
-    let out = session(&[
-        "this is not json",
-        r#"{"src":"c1","dest":"n1","body":{"msg_id":7}}"#,
-        r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
-        r#"{"src":"c1","dest":"n1","body":{"type":"teleport","msg_id":2}}"#,
-        r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":3}}"#,
-        "",
-        r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":4,"echo":"still here"}}"#,
-    ]);
-    assert_eq!(
-        as_set(&out),
-        expected(&[
+    assert_session(
+        &[
+            "this is not json",
+            r#"{"src":"c1","dest":"n1","body":{"msg_id":7}}"#,
+            r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"teleport","msg_id":2}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":3}}"#,
+            "",
+            r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":4,"echo":"still here"}}"#,
+        ],
+        &[
             r#"{"src":"n1","dest":"c0","body":{"type":"init_ok","in_reply_to":1,"msg_id":0}}"#,
             r#"{"src":"n1","dest":"c1","body":{"type":"error","code":10,"text":"unsupported: teleport","in_reply_to":2,"msg_id":1}}"#,
             r#"{"src":"n1","dest":"c1","body":{"type":"error","code":12,"text":"malformed request: missing field `echo`","in_reply_to":3,"msg_id":2}}"#,
             r#"{"src":"n1","dest":"c1","body":{"type":"echo_ok","echo":"still here","in_reply_to":4,"msg_id":3}}"#,
-        ])
+        ],
     );
 }
 

@@ -5,8 +5,8 @@
 //! simulated work is a delayed task on the scheduler (`enqueue_after(latency)`): a hundred
 //! requests of 500 ms occupy no worker while they wait, and all finish after 500 ms.
 //!
-//! Every admitted request is answered exactly once: its `Reply` sits in a slot that either the
-//! finished work or the drain timeout takes, whichever comes first.
+//! Every admitted request is answered exactly once: its `Reply` waits in a map, and whoever
+//! removes it (the finished work, or the drain timeout) is the one who answers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -64,12 +64,9 @@ struct TcpDrainStatusOk {
     took_ms: Option<u64>,
 }
 
-/// The reply of an admitted request, taken once: by its work or by the drain timeout.
-type Slot = Arc<Mutex<Option<Reply>>>;
-
 /// An admitted request: its reply, and its delayed work (cancelled if the drain times out).
 struct Pending {
-    slot: Slot,
+    reply: Reply,
     work: Option<TaskHandle<()>>,
 }
 
@@ -140,16 +137,11 @@ impl Drain {
                 error: "server_shutting_down",
             });
         };
-        let slot: Slot = Arc::new(Mutex::new(Some(reply)));
         let id = {
             let mut state = self.lock();
             let id = state.next_request;
             state.next_request += 1;
-            let pending = Pending {
-                slot: Arc::clone(&slot),
-                work: None,
-            };
-            state.pending.insert(id, pending);
+            state.pending.insert(id, Pending { reply, work: None });
             id
         };
         let drain = Arc::clone(self);
@@ -190,17 +182,17 @@ impl Drain {
     /// "drained". Dropped after the write, the count would still include a request whose
     /// answer the client already holds.
     fn answer<B: Serialize>(&self, id: u64, body: B, in_flight: Option<InFlight>) {
-        let pending = self.lock().pending.remove(&id);
-        let reply = pending.and_then(|p| p.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
-        if let Some(reply) = reply {
-            {
-                let mut state = self.lock();
-                if state.started.is_some() && state.timed_out.is_none() {
-                    state.last_reply = Some(Instant::now());
-                }
+        let pending = {
+            let mut state = self.lock();
+            let pending = state.pending.remove(&id);
+            if pending.is_some() && state.started.is_some() {
+                state.last_reply = Some(Instant::now());
             }
-            drop(in_flight);
-            reply.send(body);
+            pending
+        };
+        drop(in_flight);
+        if let Some(pending) = pending {
+            pending.reply.send(body);
         }
     }
     // ANCHOR_END: admit
@@ -234,16 +226,9 @@ impl Drain {
                 if let Some(work) = &pending.work {
                     work.cancel();
                 }
-                let reply = pending
-                    .slot
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take();
-                if let Some(reply) = reply {
-                    reply.send(TcpRequestError {
-                        error: "drain_timeout",
-                    });
-                }
+                pending.reply.send(TcpRequestError {
+                    error: "drain_timeout",
+                });
             }
         }));
         (true, in_flight)

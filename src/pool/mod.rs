@@ -874,24 +874,20 @@ impl<M: Manager> Inner<M> {
     /// A checked-out connection has been closed (dropped, outside the lock): its place goes
     /// to a waiter or is freed. Only now, so that a replacement never coexists with it.
     fn retire(&self, lease: Option<usize>, broken: usize) {
+        self.release_place(lease, 1, broken);
+    }
+    // ANCHOR_END: check_in
+
+    /// A checked-out connection stops counting: `closed` of them were closed by the pool
+    /// (0 for a detached one, which lives on outside it).
+    fn release_place(&self, lease: Option<usize>, closed: usize, broken: usize) {
         let mut core = self.core.lock();
         if let Some(lease) = lease {
             core.end_lease(lease);
         }
         core.in_use -= 1;
         core.counters.broken += broken;
-        core.counters.closed += 1;
-        core.forget();
-    }
-    // ANCHOR_END: check_in
-
-    /// A connection leaves the pool's care for good, still open (detach).
-    fn take_out(&self, lease: Option<usize>) {
-        let mut core = self.core.lock();
-        if let Some(lease) = lease {
-            core.end_lease(lease);
-        }
-        core.in_use -= 1;
+        core.counters.closed += closed;
         core.forget();
     }
 
@@ -1018,7 +1014,7 @@ impl<M: Manager> PooledConnection<M> {
     /// open another in its place.
     pub fn detach(mut self) -> M::Connection {
         let conn = self.conn.take().expect("present until dropped");
-        self.inner.take_out(self.lease.take());
+        self.inner.release_place(self.lease.take(), 0, 0);
         conn.raw
     }
 
