@@ -86,6 +86,24 @@ pub mod book {
     pub struct Scheduler;
     #[doc = include_str!("../book/src/chat-server.md")]
     pub struct ChatServer;
+    #[doc = include_str!("../book/src/memory-model.md")]
+    pub struct MemoryModel;
+    #[doc = include_str!("../book/src/races.md")]
+    pub struct Races;
+    #[doc = include_str!("../book/src/deadlocks.md")]
+    pub struct Deadlocks;
+    #[doc = include_str!("../book/src/concurrency-parallelism.md")]
+    pub struct ConcurrencyParallelism;
+    #[doc = include_str!("../book/src/async.md")]
+    pub struct Async;
+    #[doc = include_str!("../book/src/actors.md")]
+    pub struct Actors;
+    #[doc = include_str!("../book/src/database.md")]
+    pub struct Database;
+    #[doc = include_str!("../book/src/debugging.md")]
+    pub struct Debugging;
+    #[doc = include_str!("../book/src/shutdown.md")]
+    pub struct Shutdown;
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -170,6 +170,16 @@ pub enum Failure {
         /// The value (`thread << 32 | sequence`).
         value: u64,
     },
+    /// One of the book's exercise suites (race, deadlock, actor, database, shutdown, …) found
+    /// a broken property.
+    Property {
+        /// Which suite: `counter`, `bank`, `actor`, …
+        suite: &'static str,
+        /// Which property it broke, e.g. `lost update`, `conservation`, `deadlock`.
+        check: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// A consumer saw two values of one producer out of push order (queues only).
     OutOfOrder {
         /// The consumer thread (the drain after the threads joined is `threads`).
@@ -220,6 +230,11 @@ impl fmt::Display for Failure {
             | Failure::Backpressure { check, detail } => {
                 write!(f, "{check}: {detail}")
             }
+            Failure::Property {
+                suite,
+                check,
+                detail,
+            } => write!(f, "{suite}: {check}: {detail}"),
             Failure::NotLinearizable { round, violation } => {
                 write!(f, "round {round}: history is not linearizable\n{violation}")
             }
@@ -239,6 +254,35 @@ impl fmt::Display for Failure {
                 describe(*first),
                 describe(*second)
             ),
+        }
+    }
+}
+
+impl Failure {
+    /// The name of the property that failed, stable enough to assert on: `sequential`,
+    /// `stalled`, `linearizability`, `lost`, `duplicated`, `fifo`, or the `check` of the
+    /// variants that carry one (`burst`, `bound`, `fairness`, `hysteresis`, `lost update`, …).
+    ///
+    /// ```
+    /// use threadsmith::check::conformance::Suite;
+    /// use threadsmith::check::mutants::RacyPopStack;
+    ///
+    /// let failure = Suite::new().check_stack(RacyPopStack::<u64>::new).unwrap_err();
+    /// assert!(["linearizability", "duplicated", "lost"].contains(&failure.property()));
+    /// ```
+    pub fn property(&self) -> &'static str {
+        match self {
+            Failure::Sequential { .. } | Failure::BoundedSequential { .. } => "sequential",
+            Failure::Stalled { .. } => "stalled",
+            Failure::Limiter { check, .. }
+            | Failure::Filter { check, .. }
+            | Failure::Pool { check, .. }
+            | Failure::Backpressure { check, .. }
+            | Failure::Property { check, .. } => check,
+            Failure::NotLinearizable { .. } => "linearizability",
+            Failure::Lost { .. } => "lost",
+            Failure::Duplicated { .. } => "duplicated",
+            Failure::OutOfOrder { .. } => "fifo",
         }
     }
 }

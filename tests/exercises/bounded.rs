@@ -1,0 +1,1 @@
+//! Grading for one chapter's exercise (being written).
