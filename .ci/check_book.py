@@ -3,6 +3,11 @@
 
 - every `{{#include path:anchor}}` names a file that exists and contains `ANCHOR: anchor`
   and `ANCHOR_END: anchor` (mdBook includes nothing, silently, for a missing anchor);
+- every include names a file of the crate that `cargo test` compiles (under `src/`, `tests/`,
+  `examples/` or `benches/`): `build.rs` shows include-only blocks to rustdoc as text on
+  that promise;
+- no Rust block is marked `ignore`: every block compiles in `cargo test`, and one that must
+  not compile says so with `compile_fail`;
 - every relative link `[text](page.md#fragment)` in `book/src` names a page that exists, and
   the fragment is an id in that page's rendered HTML (`book/book/page.html`).
 
@@ -17,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "book" / "src"
 HTML = ROOT / "book" / "book"
 
-INCLUDE = re.compile(r"\{\{#include\s+([^}:\s]+)(?::([A-Za-z0-9_-]+))?\s*\}\}")
+FENCE = re.compile(r"^\s*```(\S*)")
+COMPILED = ("src", "tests", "examples", "benches")
+INCLUDE = re.compile(r"(?<!\\)\{\{#(?:rustdoc_)?include\s+([^}:\s]+)(?::([A-Za-z0-9_-]+))?\s*\}\}")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 ID = re.compile(r'id="([^"]+)"')
 
@@ -42,10 +49,21 @@ def main() -> int:
             if not target.exists():
                 problems.append(f"{where}: include of a missing file {path}")
                 continue
+            inside = target.relative_to(ROOT).parts[0] if target.is_relative_to(ROOT) else ""
+            if inside not in COMPILED:
+                problems.append(f"{where}: include of {path}, which cargo test does not compile")
             if anchor:
                 body = target.read_text(encoding="utf-8")
                 if f"ANCHOR: {anchor}" not in body or f"ANCHOR_END: {anchor}" not in body:
                     problems.append(f"{where}: include {path}:{anchor}: no such anchor")
+        in_block = False
+        for number, line in enumerate(text.splitlines(), 1):
+            fence = FENCE.match(line)
+            if not fence:
+                continue
+            if not in_block and "ignore" in fence.group(1).split(","):
+                problems.append(f"{where}:{number}: a block marked ignore (use compile_fail or fix it)")
+            in_block = not in_block
         for link in LINK.findall(text):
             if re.match(r"^[a-z]+:", link) or link.startswith("/"):
                 continue  # external (https:, mailto:) or absolute

@@ -58,51 +58,51 @@ pub mod sync;
 /// The book's chapters, compiled so that every Rust snippet in them is tested.
 #[cfg(doctest)]
 pub mod book {
-    #[doc = include_str!("../book/src/linearizability.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/linearizability.md"))]
     pub struct Linearizability;
-    #[doc = include_str!("../book/src/lockfree.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/lockfree.md"))]
     pub struct LockFree;
-    #[doc = include_str!("../book/src/producer-consumer.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/producer-consumer.md"))]
     pub struct ProducerConsumer;
-    #[doc = include_str!("../book/src/ratelimit.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/ratelimit.md"))]
     pub struct RateLimiting;
-    #[doc = include_str!("../book/src/bloom.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/bloom.md"))]
     pub struct Bloom;
-    #[doc = include_str!("../book/src/cache.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/cache.md"))]
     pub struct Cache;
-    #[doc = include_str!("../book/src/pool.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/pool.md"))]
     pub struct Pool;
-    #[doc = include_str!("../book/src/distributed.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/distributed.md"))]
     pub struct Distributed;
-    #[doc = include_str!("../book/src/node.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/node.md"))]
     pub struct Node;
-    #[doc = include_str!("../book/src/node-drain.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/node-drain.md"))]
     pub struct NodeDrain;
-    #[doc = include_str!("../book/src/questions.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/questions.md"))]
     pub struct Questions;
-    #[doc = include_str!("../book/src/cheatsheet.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/cheatsheet.md"))]
     pub struct CheatSheet;
-    #[doc = include_str!("../book/src/scheduler.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/scheduler.md"))]
     pub struct Scheduler;
-    #[doc = include_str!("../book/src/chat-server.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/chat-server.md"))]
     pub struct ChatServer;
-    #[doc = include_str!("../book/src/memory-model.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/memory-model.md"))]
     pub struct MemoryModel;
-    #[doc = include_str!("../book/src/races.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/races.md"))]
     pub struct Races;
-    #[doc = include_str!("../book/src/deadlocks.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/deadlocks.md"))]
     pub struct Deadlocks;
-    #[doc = include_str!("../book/src/concurrency-parallelism.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/concurrency-parallelism.md"))]
     pub struct ConcurrencyParallelism;
-    #[doc = include_str!("../book/src/async.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/async.md"))]
     pub struct Async;
-    #[doc = include_str!("../book/src/actors.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/actors.md"))]
     pub struct Actors;
-    #[doc = include_str!("../book/src/database.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/database.md"))]
     pub struct Database;
-    #[doc = include_str!("../book/src/debugging.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/debugging.md"))]
     pub struct Debugging;
-    #[doc = include_str!("../book/src/shutdown.md")]
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/book/shutdown.md"))]
     pub struct Shutdown;
 }
 
