@@ -327,46 +327,6 @@ proptest! {
 }
 
 #[test]
-fn the_cache_passes_the_ttl_map_suite_and_a_broken_map_does_not() {
-    use std::sync::Mutex;
-    use threadsmith::check::conformance::{ConcurrentTtlMap, Failure, Suite};
-    Suite::new()
-        .check_ttl_map(|ttl, clock| TtlCache::builder().default_ttl(ttl).clock(clock).build())
-        .unwrap_or_else(|failure| panic!("{failure}"));
-
-    /// Expires one nanosecond late: `<=` where `<` belongs.
-    struct LateExpiry(Mutex<HashMap<u64, (u64, Instant)>>, Duration, ManualClock);
-    impl ConcurrentTtlMap for LateExpiry {
-        fn insert(&self, key: u64, value: u64) {
-            use threadsmith::clock::Clock;
-            let expires = self.2.now() + self.1;
-            self.0.lock().unwrap().insert(key, (value, expires));
-        }
-        fn get(&self, key: u64) -> Option<u64> {
-            use threadsmith::clock::Clock;
-            let now = self.2.now();
-            let map = self.0.lock().unwrap();
-            map.get(&key)
-                .filter(|(_, exp)| now <= *exp)
-                .map(|(v, _)| *v)
-        }
-    }
-    let failure = Suite::new()
-        .check_ttl_map(|ttl, clock| LateExpiry(Mutex::new(HashMap::new()), ttl, clock))
-        .expect_err("visible at exactly its TTL");
-    assert!(
-        matches!(
-            failure,
-            Failure::Filter {
-                check: "expiry",
-                ..
-            }
-        ),
-        "{failure}"
-    );
-}
-
-#[test]
 fn the_capacity_holds_while_keys_are_being_loaded() {
     let cache = TtlCache::<&str, u32>::builder().capacity(1).build();
     let loading = AtomicBool::new(false);

@@ -424,17 +424,6 @@ fn keyed_evicts_idle_keys_first() {
     );
 }
 
-#[test]
-fn both_buckets_pass_the_token_bucket_suite() {
-    use threadsmith::check::conformance::Suite;
-    Suite::new()
-        .check_token_bucket(TokenBucket::with_clock)
-        .unwrap_or_else(|failure| panic!("token bucket: {failure}"));
-    Suite::new()
-        .check_token_bucket(LeakyBucket::with_clock)
-        .unwrap_or_else(|failure| panic!("leaky bucket: {failure}"));
-}
-
 /// A bucket whose refill is computed but never capped: the suite must notice.
 #[test]
 fn the_token_bucket_suite_rejects_an_uncapped_bucket() {

@@ -8,8 +8,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use threadsmith::check::conformance::{BackpressureQueue, Failure, Suite};
-use threadsmith::check::mutants::FlappingQueue;
+use threadsmith::check::conformance::BackpressureQueue;
 use threadsmith::clock::ManualClock;
 use threadsmith::scheduler::{
     BuildError, Overload, Priority, Rejected, Scheduler, TaskError, TaskHandle, WaterMarkQueue,
@@ -553,24 +552,6 @@ fn stats_count_every_rejection() {
     s.shutdown(LONG);
     errs += usize::from(s.enqueue(Priority::High, || ()).is_err());
     assert_eq!((errs, s.stats().rejected), (7, 7));
-}
-
-#[test]
-fn the_schedulers_queue_conforms_to_the_backpressure_suite() {
-    let report = Suite::new()
-        .check_backpressure(|marks| Mutex::new(WaterMarkQueue::<u64>::new(marks)))
-        .unwrap_or_else(|f| panic!("{f}"));
-    assert!(report.sequential_ops > 0);
-}
-
-#[test]
-fn the_suite_rejects_a_queue_without_hysteresis() {
-    match Suite::new().check_backpressure(FlappingQueue::new) {
-        Err(Failure::Backpressure { check, detail }) => {
-            assert_eq!(check, "hysteresis", "{detail}");
-        }
-        other => panic!("the flapping mutant passed or failed oddly: {other:?}"),
-    }
 }
 
 #[test]

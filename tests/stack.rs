@@ -82,22 +82,6 @@ fn drops_every_value_exactly_once() {
     ledger.assert_each_dropped_once();
 }
 
-#[test]
-fn racy_pop_is_rejected() {
-    let failure = Suite::new()
-        .check_stack(RacyPopStack::new)
-        .expect_err("a pop without CAS must be caught");
-    println!("{failure}");
-}
-
-#[test]
-fn aba_is_rejected() {
-    let failure = Suite::new()
-        .check_stack(AbaStack::new)
-        .expect_err("node recycling without epochs must be caught");
-    println!("{failure}");
-}
-
 /// The linearizability phase alone catches both mutants: the stress phase is switched off.
 #[test]
 fn linearizability_alone_rejects_the_mutants() {

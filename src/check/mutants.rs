@@ -15,6 +15,9 @@
 //! | [`OvercommitPool`] | a pool that checks "fewer than `max_size` open?", then connects, then counts | the pool conformance suite (`bound`) |
 //! | [`NewestFirstPool`] | a pool whose waiters line up in a `Vec` and are served from its end | the pool conformance suite (`fairness`) |
 //! | [`FlappingQueue`] | scheduler backpressure without hysteresis: refuses `Low` exactly while the length is at or above `high_water` | [`Suite::check_backpressure`](super::conformance::Suite::check_backpressure) (`hysteresis`) |
+//! | [`RacyBitsBloom`] | Bloom filter that sets a bit by load, OR, store instead of `fetch_or` | [`Suite::check_bloom`](super::conformance::Suite::check_bloom) (`false negative`) |
+//! | [`InclusiveExpiryMap`] | TTL map that still shows an entry at exactly its deadline (`<=` for `<`) | [`Suite::check_ttl_map`](super::conformance::Suite::check_ttl_map) (`expiry`) |
+//! | [`CheckThenActTokenBucket`] | refilling token bucket that stores its new state instead of a CAS | [`Suite::check_token_bucket`](super::conformance::Suite::check_token_bucket) (`contention`) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -645,3 +648,176 @@ impl super::conformance::BackpressureQueue for FlappingQueue {
     }
 }
 // ANCHOR_END: flapping
+
+// ANCHOR: racy_bloom
+/// A Bloom filter that sets a bit by reading its word, OR-ing the bit in and writing the word
+/// back: two threads that set bits of the same word at once each write back their own copy, and
+/// one bit is lost. An inserted key then reads "certainly absent": a false negative, the one
+/// answer a Bloom filter must never give. (`fetch_or` is the fix.) The yield between the read
+/// and the write stands in for a preemption.
+///
+/// ```
+/// use threadsmith::check::mutants::RacyBitsBloom;
+/// let filter = RacyBitsBloom::new(1 << 12, 3);
+/// filter.insert(42);
+/// assert!(filter.possibly_contains(42)); // right when alone
+/// ```
+#[derive(Debug)]
+pub struct RacyBitsBloom {
+    words: Vec<AtomicU64>,
+    hashes: u32,
+}
+
+impl RacyBitsBloom {
+    /// An empty filter of at least `bits` bits (at least 64) probed by `hashes` hashes.
+    pub fn new(bits: usize, hashes: u32) -> Self {
+        Self {
+            words: (0..bits.div_ceil(64).max(1))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            hashes: hashes.max(1),
+        }
+    }
+
+    /// Bit positions of `item`: double hashing over two halves of a 64-bit mix.
+    fn bits(&self, item: u64) -> impl Iterator<Item = usize> + '_ {
+        let mixed = super::Rng::new(item).next_u64();
+        let (h1, h2) = (mixed >> 32, (mixed & 0xFFFF_FFFF) | 1);
+        let len = self.words.len() as u64 * 64;
+        (0..u64::from(self.hashes))
+            .map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % len) as usize)
+    }
+
+    /// Adds `item`, one read-then-write per bit.
+    pub fn insert(&self, item: u64) {
+        for bit in self.bits(item) {
+            let word = &self.words[bit / 64];
+            let old = word.load(Ordering::SeqCst);
+            thread::yield_now(); // the window between the read and the write
+            word.store(old | 1 << (bit % 64), Ordering::SeqCst); // BUG: overwrites other bits
+        }
+    }
+
+    /// `false` only if `item` was certainly never inserted (or its bit was lost).
+    pub fn possibly_contains(&self, item: u64) -> bool {
+        self.bits(item)
+            .all(|bit| self.words[bit / 64].load(Ordering::SeqCst) & 1 << (bit % 64) != 0)
+    }
+}
+// ANCHOR_END: racy_bloom
+
+// ANCHOR: inclusive_expiry
+/// A TTL map whose entries are still visible at the very instant they expire: it compares
+/// `now <= deadline` where the contract says an entry is gone once `ttl` has passed. The
+/// off-by-one matters when a caller refreshes at exactly the deadline and two readers disagree
+/// about whether the entry exists.
+///
+/// ```
+/// use std::time::Duration;
+/// use threadsmith::check::mutants::InclusiveExpiryMap;
+/// use threadsmith::clock::ManualClock;
+///
+/// let clock = ManualClock::new();
+/// let map = InclusiveExpiryMap::new(Duration::from_secs(1), clock.clone());
+/// map.insert(1, 10);
+/// assert_eq!(map.get(1), Some(10));
+/// clock.advance(Duration::from_secs(1));
+/// assert_eq!(map.get(1), Some(10)); // BUG: its TTL has passed
+/// ```
+#[derive(Debug)]
+pub struct InclusiveExpiryMap {
+    ttl: std::time::Duration,
+    clock: crate::clock::ManualClock,
+    entries: Mutex<std::collections::HashMap<u64, (u64, std::time::Instant)>>,
+}
+
+impl InclusiveExpiryMap {
+    /// An empty map whose entries live `ttl` by `clock`.
+    pub fn new(ttl: std::time::Duration, clock: crate::clock::ManualClock) -> Self {
+        Self {
+            ttl,
+            clock,
+            entries: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Stores `value` under `key` until `ttl` from now.
+    pub fn insert(&self, key: u64, value: u64) {
+        use crate::clock::Clock;
+        let deadline = self.clock.now() + self.ttl;
+        self.entries.lock().insert(key, (value, deadline));
+    }
+
+    /// The value under `key` if it has not expired — by an inclusive comparison.
+    pub fn get(&self, key: u64) -> Option<u64> {
+        use crate::clock::Clock;
+        let now = self.clock.now();
+        let entries = self.entries.lock();
+        let &(value, deadline) = entries.get(&key)?;
+        (now <= deadline).then_some(value) // BUG: expired at `deadline`, so `<`
+    }
+}
+// ANCHOR_END: inclusive_expiry
+
+// ANCHOR: check_then_act_refill
+/// A refilling token bucket whose `try_acquire_n` reads the bucket, decides, and writes the new
+/// state back with a plain store: threads that read the same state all spend the same tokens,
+/// and the bucket admits more than its capacity. (A CAS loop on the state, or a lock around the
+/// read and the write, is the fix.) Time comes from a [`ManualClock`](crate::clock::ManualClock).
+///
+/// ```
+/// use threadsmith::check::mutants::CheckThenActTokenBucket;
+/// use threadsmith::clock::ManualClock;
+/// use threadsmith::ratelimit::{Rate, RateLimiter};
+///
+/// let bucket = CheckThenActTokenBucket::new(2, Rate::per_second(1), ManualClock::new());
+/// assert!(bucket.try_acquire() && bucket.try_acquire());
+/// assert!(!bucket.try_acquire()); // right when alone
+/// ```
+#[derive(Debug)]
+pub struct CheckThenActTokenBucket {
+    capacity: u64,
+    rate: crate::ratelimit::Rate,
+    clock: crate::clock::ManualClock,
+    start: std::time::Instant,
+    /// Nanoseconds (since `start`) at which the bucket will be full again: GCRA's "theoretical
+    /// arrival time". Spending a token pushes it one emission interval later.
+    full_at: AtomicU64,
+}
+
+impl CheckThenActTokenBucket {
+    /// A full bucket of `capacity` tokens refilled at `rate` by `clock`.
+    pub fn new(
+        capacity: u64,
+        rate: crate::ratelimit::Rate,
+        clock: crate::clock::ManualClock,
+    ) -> Self {
+        use crate::clock::Clock;
+        let start = clock.now();
+        Self {
+            capacity,
+            rate,
+            clock,
+            start,
+            full_at: AtomicU64::new(0),
+        }
+    }
+}
+
+impl crate::ratelimit::RateLimiter for CheckThenActTokenBucket {
+    fn try_acquire_n(&self, n: u64) -> bool {
+        use crate::clock::Clock;
+        let interval = self.rate.interval().as_nanos() as u64;
+        let now = self.clock.now().duration_since(self.start).as_nanos() as u64;
+        let full_at = self.full_at.load(Ordering::SeqCst).max(now);
+        let new_full_at = full_at.saturating_add(n.saturating_mul(interval));
+        // Admit if, after spending `n`, the bucket would hold no more than `capacity` of debt.
+        if n > self.capacity || new_full_at - now > self.capacity * interval {
+            return false;
+        }
+        thread::yield_now(); // the window between the check and the act
+        self.full_at.store(new_full_at, Ordering::SeqCst); // BUG: a plain store, not a CAS
+        true
+    }
+}
+// ANCHOR_END: check_then_act_refill

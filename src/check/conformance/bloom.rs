@@ -22,6 +22,15 @@ impl ConcurrentBloom for BloomFilter<u64> {
     }
 }
 
+impl ConcurrentBloom for crate::check::mutants::RacyBitsBloom {
+    fn insert(&self, item: u64) {
+        crate::check::mutants::RacyBitsBloom::insert(self, item)
+    }
+    fn possibly_contains(&self, item: u64) -> bool {
+        crate::check::mutants::RacyBitsBloom::possibly_contains(self, item)
+    }
+}
+
 impl Suite {
     /// Runs the Bloom-filter suite on filters made by `new(bits, hashes)`:
     /// 1. **no false negatives**: 100,000 keys inserted from `threads` threads at once (4 by

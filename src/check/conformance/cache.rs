@@ -24,6 +24,15 @@ impl ConcurrentTtlMap for TtlCache<u64, u64, ManualClock> {
     }
 }
 
+impl ConcurrentTtlMap for crate::check::mutants::InclusiveExpiryMap {
+    fn insert(&self, key: u64, value: u64) {
+        crate::check::mutants::InclusiveExpiryMap::insert(self, key, value)
+    }
+    fn get(&self, key: u64) -> Option<u64> {
+        crate::check::mutants::InclusiveExpiryMap::get(self, key)
+    }
+}
+
 fn fail(check: &'static str, detail: String) -> Failure {
     Failure::Filter { check, detail }
 }
