@@ -17,6 +17,19 @@ mod bounded;
 #[path = "exercises/cache.rs"]
 mod cache;
 mod common;
+
+use std::fmt::Debug;
+
+use threadsmith::check::conformance::Failure;
+
+/// Asserts that a suite rejected a mutant and that the failure names `property`.
+#[track_caller]
+fn assert_rejected<R: Debug>(result: Result<R, Failure>, property: &str) {
+    match result {
+        Ok(report) => panic!("the mutant passed ({report:?}); it breaks {property}"),
+        Err(failure) => assert_eq!(failure.property(), property, "{failure}"),
+    }
+}
 #[path = "exercises/concurrency_parallelism.rs"]
 mod concurrency_parallelism;
 #[path = "exercises/database.rs"]

@@ -14,8 +14,8 @@ fn the_crates_cache_passes() {
 
 #[test]
 fn an_entry_visible_at_its_deadline_is_rejected_on_expiry() {
-    let failure = Suite::new()
-        .check_ttl_map(InclusiveExpiryMap::new)
-        .unwrap_err();
-    assert_eq!(failure.property(), "expiry", "{failure}");
+    super::assert_rejected(
+        Suite::new().check_ttl_map(InclusiveExpiryMap::new),
+        "expiry",
+    );
 }

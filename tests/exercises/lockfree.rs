@@ -18,12 +18,13 @@ fn the_crates_stack_passes() {
 /// stress phase runs (`tests/stack.rs` shows that phase catching them on its own).
 #[test]
 fn a_pop_without_cas_is_rejected_as_not_linearizable() {
-    let failure = Suite::new().check_stack(RacyPopStack::new).unwrap_err();
-    assert_eq!(failure.property(), "linearizability", "{failure}");
+    super::assert_rejected(
+        Suite::new().check_stack(RacyPopStack::new),
+        "linearizability",
+    );
 }
 
 #[test]
 fn node_reuse_without_epochs_is_rejected_as_not_linearizable() {
-    let failure = Suite::new().check_stack(AbaStack::new).unwrap_err();
-    assert_eq!(failure.property(), "linearizability", "{failure}");
+    super::assert_rejected(Suite::new().check_stack(AbaStack::new), "linearizability");
 }

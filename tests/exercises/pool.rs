@@ -64,16 +64,10 @@ fn the_pool_conforms() {
 
 #[test]
 fn a_pool_that_counts_after_connecting_is_caught_exceeding_max_size() {
-    let failure = suite()
-        .check_pool(OvercommitPool::new)
-        .expect_err("the overcommitting pool must be rejected");
-    assert_eq!(failure.property(), "bound", "{failure}");
+    super::assert_rejected(suite().check_pool(OvercommitPool::new), "bound");
 }
 
 #[test]
 fn a_pool_that_serves_the_newest_waiter_is_caught_being_unfair() {
-    let failure = suite()
-        .check_pool(NewestFirstPool::new)
-        .expect_err("the unfair pool must be rejected");
-    assert_eq!(failure.property(), "fairness", "{failure}");
+    super::assert_rejected(suite().check_pool(NewestFirstPool::new), "fairness");
 }

@@ -19,8 +19,8 @@ fn the_crates_buckets_pass() {
 /// show the check-then-act.
 #[test]
 fn a_check_then_act_bucket_is_rejected_under_contention() {
-    let failure = Suite::new()
-        .check_token_bucket(CheckThenActTokenBucket::new)
-        .unwrap_err();
-    assert_eq!(failure.property(), "contention", "{failure}");
+    super::assert_rejected(
+        Suite::new().check_token_bucket(CheckThenActTokenBucket::new),
+        "contention",
+    );
 }

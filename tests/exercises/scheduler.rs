@@ -17,8 +17,8 @@ fn the_schedulers_queue_conforms_to_the_backpressure_suite() {
 
 #[test]
 fn the_suite_rejects_a_queue_without_hysteresis() {
-    let failure = Suite::new()
-        .check_backpressure(FlappingQueue::new)
-        .unwrap_err();
-    assert_eq!(failure.property(), "hysteresis", "{failure}");
+    super::assert_rejected(
+        Suite::new().check_backpressure(FlappingQueue::new),
+        "hysteresis",
+    );
 }
