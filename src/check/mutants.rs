@@ -15,6 +15,9 @@
 //! | [`OvercommitPool`] | a pool that checks "fewer than `max_size` open?", then connects, then counts | the pool conformance suite (`bound`) |
 //! | [`NewestFirstPool`] | a pool whose waiters line up in a `Vec` and are served from its end | the pool conformance suite (`fairness`) |
 //! | [`FlappingQueue`] | scheduler backpressure without hysteresis: refuses `Low` exactly while the length is at or above `high_water` | [`Suite::check_backpressure`](super::conformance::Suite::check_backpressure) (`hysteresis`) |
+//! | [`NaiveOrderBank`] | a transfer locks the debited account, then the credited one: opposite transfers deadlock | [`Suite::check_bank`](super::conformance::Suite::check_bank) (`deadlock`) |
+//! | [`TornTransferBank`] | debit and credit in two separate critical sections | [`Suite::check_bank`](super::conformance::Suite::check_bank) (`conservation`) |
+//! | [`AccountActorsBank`] | one actor per account: debit by ask, credit by tell, no atomic pair | [`Suite::check_bank`](super::conformance::Suite::check_bank) (`conservation`) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -645,3 +648,9 @@ impl super::conformance::BackpressureQueue for FlappingQueue {
     }
 }
 // ANCHOR_END: flapping
+
+// Banks for the deadlock and actor chapters (`Suite::check_bank`).
+#[cfg(not(loom))] // the conformance suites run real threads
+mod bank;
+#[cfg(not(loom))]
+pub use bank::{AccountActorsBank, AccountMsg, NaiveOrderBank, TornTransferBank};
