@@ -28,12 +28,14 @@ fn main() {
     let a = Arc::new(Mutex::new(100));
     let b = Arc::new(Mutex::new(100));
     let barrier = Arc::new(Barrier::new(2));
+    let mut names = std::collections::HashMap::new();
     for (name, from, to) in [("a-to-b", a.clone(), b.clone()), ("b-to-a", b, a)] {
         let barrier = barrier.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || transfer(&from, &to, 10, &barrier))
             .expect("spawn");
+        names.insert(thread.thread().id(), name);
     }
 
     // The watchdog a service would run on a background thread, every few seconds.
@@ -47,7 +49,9 @@ fn main() {
         for (i, cycle) in cycles.iter().enumerate() {
             println!("cycle #{i}: {} threads", cycle.len());
             for thread in cycle {
-                println!("  thread id {}:", thread.thread_id());
+                let id = thread.thread_id();
+                let name = names.get(&id).copied().unwrap_or("?");
+                println!("  thread {name} ({id:?}), stuck in:");
                 // The full backtrace includes parking_lot's and std's frames: keep ours.
                 let trace = format!("{:#?}", thread.backtrace());
                 for line in trace.lines().filter(|l| l.contains("deadlock")) {

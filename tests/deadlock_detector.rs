@@ -47,7 +47,8 @@ fn detector_reports_one_cycle_of_two_threads() {
     };
     assert_eq!(cycles.len(), 1, "one cycle");
     assert_eq!(cycles[0].len(), 2, "of two threads");
-    let ids: std::collections::HashSet<usize> = cycles[0].iter().map(|t| t.thread_id()).collect();
+    let ids: std::collections::HashSet<std::thread::ThreadId> =
+        cycles[0].iter().map(|t| t.thread_id()).collect();
     assert_eq!(ids.len(), 2, "two different threads");
     // Each thread's backtrace shows where it is stuck: inside this file's closure.
     for thread in &cycles[0] {

@@ -14,7 +14,7 @@ use threadsmith::check::conformance::Suite;
 #[test]
 fn my_actor_bank_conforms() {
     let report = Suite::new()
-        .stall_timeout(Duration::from_secs(10))
+        .stall_timeout(Duration::from_secs(30))
         .check_bank(MyActorBank::new)
         .unwrap_or_else(|failure| panic!("{failure}"));
     println!("{report:?}");
@@ -49,7 +49,8 @@ pub struct MyActorBank {
 impl MyActorBank {
     pub fn new(accounts: usize, initial: u64) -> Self {
         // A mailbox of 64: a 65th waiting request blocks its sender (backpressure).
-        let (addr, _actor) = actor::spawn(64, vec![initial; accounts], handle);
+        let balances = vec![initial; accounts];
+        let (addr, _actor) = actor::spawn(64, balances, |b: &mut Vec<u64>, msg| handle(b, msg));
         Self { addr }
     }
 }
@@ -80,7 +81,7 @@ impl Bank for MyActorBank {
 // ANCHOR: solution
 /// The actor's message loop calls this once per message, one message at a time, so nothing
 /// else can touch `balances` meanwhile: no lock is needed.
-fn handle(balances: &mut Vec<u64>, msg: Msg) {
+fn handle(balances: &mut [u64], msg: Msg) {
     match msg {
         Msg::Transfer {
             from,

@@ -12,10 +12,10 @@ use threadsmith::check::conformance::Suite;
 
 #[test]
 fn my_bank_conforms() {
-    // A deadlocked bank never finishes: after 10 s of silence the suite reports `deadlock`
+    // A deadlocked bank never finishes: after 30 s without finishing a phase the suite reports `deadlock`
     // (and leaves the blocked threads behind until the test process exits).
     let report = Suite::new()
-        .stall_timeout(Duration::from_secs(10))
+        .stall_timeout(Duration::from_secs(30))
         .check_bank(MyBank::new)
         .unwrap_or_else(|failure| panic!("{failure}"));
     println!("{report:?}");

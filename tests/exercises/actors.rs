@@ -17,5 +17,6 @@ fn bank_suite_rejects_one_actor_per_account_as_conservation() {
     let failure = Suite::new()
         .check_bank(AccountActorsBank::new)
         .expect_err("a total() asked while a credit is in flight must come up short");
+    println!("{failure}");
     assert_eq!(failure.property(), "conservation", "{failure}");
 }

@@ -22,6 +22,7 @@ fn bank_suite_rejects_the_naive_lock_order_as_deadlock() {
         .stall_timeout(Duration::from_secs(5))
         .check_bank(NaiveOrderBank::new)
         .expect_err("transfers in opposite directions must deadlock the naive order");
+    println!("{failure}");
     assert_eq!(failure.property(), "deadlock", "{failure}");
 }
 
@@ -30,5 +31,6 @@ fn bank_suite_rejects_the_torn_transfer_as_conservation() {
     let failure = Suite::new()
         .check_bank(TornTransferBank::new)
         .expect_err("a total() between the debit and the credit must see money missing");
+    println!("{failure}");
     assert_eq!(failure.property(), "conservation", "{failure}");
 }
