@@ -54,8 +54,14 @@ fn main() {
                 println!("  thread {name} ({id:?}), stuck in:");
                 // The full backtrace includes parking_lot's and std's frames: keep ours.
                 let trace = format!("{:#?}", thread.backtrace());
-                for line in trace.lines().filter(|l| l.contains("deadlock")) {
-                    println!("    {}", line.trim());
+                for line in trace.lines() {
+                    if let Some((_, symbol)) = line.split_once(" - deadlock::") {
+                        // Drop the symbol's hash suffix (`::h0123...`).
+                        let symbol = symbol.rsplit_once("::h").map_or(symbol, |(s, _)| s);
+                        println!("    in deadlock::{symbol}");
+                    } else if let Some(at) = line.find("examples/deadlock.rs") {
+                        println!("       at {}", &line[at..]);
+                    }
                 }
             }
         }
