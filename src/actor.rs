@@ -134,6 +134,15 @@ where
 impl<M> Addr<M> {
     /// Sends `msg` ("tell"), waiting while the mailbox is full. The message comes back inside
     /// `Closed` if the actor has stopped.
+    ///
+    /// ```
+    /// let (addr, handle) = threadsmith::actor::spawn(1, String::new(), |s: &mut String, c| s.push(c));
+    /// for c in "tell".chars() {
+    ///     addr.send(c).unwrap(); // waits whenever the mailbox of 1 is full: backpressure
+    /// }
+    /// drop(addr);
+    /// assert_eq!(handle.join().unwrap(), "tell");
+    /// ```
     pub fn send(&self, msg: M) -> Result<(), Closed<M>> {
         self.shared.mailbox.push(msg)
     }
@@ -175,6 +184,14 @@ impl<M> Addr<M> {
     // ANCHOR_END: ask
 
     /// Closes the mailbox: later sends fail; the actor handles what is queued, then stops.
+    ///
+    /// ```
+    /// let (addr, handle) = threadsmith::actor::spawn(4, 0u32, |n: &mut u32, ()| *n += 1);
+    /// addr.send(()).unwrap();
+    /// addr.close();
+    /// assert!(addr.send(()).is_err());
+    /// assert_eq!(handle.join().unwrap(), 1); // queued before the close: still handled
+    /// ```
     pub fn close(&self) {
         self.shared.mailbox.close();
     }
