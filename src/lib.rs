@@ -20,6 +20,8 @@
 //! | [`scheduler`] | priority task scheduler: water-mark backpressure with hysteresis, shedding, delays, per-resource limits, graceful shutdown | blocking (one lock) |
 //! | [`queue`] | `MsQueue`: Michael–Scott FIFO with helping, epoch-reclaimed | lock-free |
 //! | [`sync`] | the std ⇄ loom switch every module builds on | — |
+//! | [`lock_order`] | taking several locks without deadlock: address order, or try-all with backoff | blocking; the try-all form may starve but never waits holding a lock |
+//! | [`actor`] | a thread owning its state behind a `BoundedQueue` mailbox; tell, ask, per-sender FIFO | blocking |
 //!
 //! ```
 //! use std::time::Duration;
@@ -39,6 +41,7 @@
 )]
 #![warn(missing_debug_implementations)]
 
+pub mod actor;
 pub mod bloom;
 pub mod bounded;
 pub mod cache;
@@ -47,6 +50,7 @@ pub mod clock;
 pub mod dedupe;
 #[cfg(feature = "redis")]
 pub mod distributed;
+pub mod lock_order;
 pub mod pool;
 pub mod queue;
 pub mod ratelimit;

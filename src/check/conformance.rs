@@ -42,12 +42,14 @@ use std::time::Duration;
 use super::models::{BoundedOp, BoundedRet, FifoQueue, LifoStack, QueueOp};
 use super::{linearizable, Model, Rng, Stress, Violation};
 
+mod bank;
 mod bloom;
 mod bounded;
 mod cache;
 mod pool;
 mod ratelimit;
 mod scheduler;
+pub use bank::{ActorBank, Bank, BankMsg, OrderedBank};
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;

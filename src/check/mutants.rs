@@ -18,6 +18,9 @@
 //! | [`RacyBitsBloom`] | Bloom filter that sets a bit by load, OR, store instead of `fetch_or` | [`Suite::check_bloom`](super::conformance::Suite::check_bloom) (`false negative`) |
 //! | [`InclusiveExpiryMap`] | TTL map that still shows an entry at exactly its deadline (`<=` for `<`) | [`Suite::check_ttl_map`](super::conformance::Suite::check_ttl_map) (`expiry`) |
 //! | [`CheckThenActTokenBucket`] | refilling token bucket that stores its new state instead of a CAS | [`Suite::check_token_bucket`](super::conformance::Suite::check_token_bucket) (`contention`) |
+//! | [`NaiveOrderBank`] | a transfer locks the debited account, then the credited one: opposite transfers deadlock | [`Suite::check_bank`](super::conformance::Suite::check_bank) (`deadlock`) |
+//! | [`TornTransferBank`] | debit and credit in two separate critical sections | [`Suite::check_bank`](super::conformance::Suite::check_bank) (`conservation`) |
+//! | [`AccountActorsBank`] | one actor per account: debit by ask, credit by tell, no atomic pair | [`Suite::check_bank`](super::conformance::Suite::check_bank) (`conservation`) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -821,3 +824,9 @@ impl crate::ratelimit::RateLimiter for CheckThenActTokenBucket {
     }
 }
 // ANCHOR_END: check_then_act_refill
+
+// Banks for the deadlock and actor chapters (`Suite::check_bank`).
+#[cfg(not(loom))] // the conformance suites run real threads
+mod bank;
+#[cfg(not(loom))]
+pub use bank::{AccountActorsBank, AccountMsg, NaiveOrderBank, TornTransferBank};
