@@ -45,12 +45,16 @@ use super::{linearizable, Model, Rng, Stress, Violation};
 mod bloom;
 mod bounded;
 mod cache;
+mod database;
+mod drain;
 mod pool;
 mod ratelimit;
 mod scheduler;
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;
+pub use database::{Conflict, StoreReport, Versioned, VersionedStore};
+pub use drain::{DrainOutcome, DrainService, Request, RequestHandle};
 pub use pool::{ConcurrentPool, Connector};
 pub use scheduler::BackpressureQueue;
 
