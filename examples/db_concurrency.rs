@@ -19,7 +19,7 @@
 //!
 //! It prints increments per second, lost updates (naive), and retries (optimistic).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -60,10 +60,10 @@ enum Strategy {
     Atomic,
 }
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// One increment of `account`; returns how many attempts lost a race (optimistic only).
-fn increment(pool: &Pool<Sqlite>, strategy: Strategy, account: i64) -> Result<u64> {
+fn increment(pool: &Pool<Sqlite>, strategy: Strategy, account: i64) -> AnyResult<u64> {
     let mut conn = pool.get()?;
     match strategy {
         Strategy::Naive => {
@@ -131,10 +131,10 @@ struct Run {
     retries: u64,
 }
 
-fn run(path: &PathBuf, strategy: Strategy, threads: usize, ops: usize, high: bool) -> Result<Run> {
-    let pool = Pool::builder()
-        .max_size(4)
-        .build(Sqlite { path: path.clone() });
+fn run(path: &Path, strategy: Strategy, threads: usize, ops: usize, high: bool) -> AnyResult<Run> {
+    let pool = Pool::builder().max_size(4).build(Sqlite {
+        path: path.to_owned(),
+    });
     pool.get()?.execute_batch(
         "DROP TABLE IF EXISTS accounts;
          CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL,
@@ -143,11 +143,11 @@ fn run(path: &PathBuf, strategy: Strategy, threads: usize, ops: usize, high: boo
     )?;
     let retries = AtomicU64::new(0);
     let start = Instant::now();
-    std::thread::scope(|s| -> Result<()> {
+    std::thread::scope(|s| -> AnyResult<()> {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let (pool, retries) = (&pool, &retries);
-                s.spawn(move || -> Result<()> {
+                s.spawn(move || -> AnyResult<()> {
                     let account = if high { 0 } else { t as i64 };
                     for _ in 0..ops {
                         let lost = increment(pool, strategy, account)?;
@@ -175,7 +175,7 @@ fn run(path: &PathBuf, strategy: Strategy, threads: usize, ops: usize, high: boo
     })
 }
 
-fn main() -> Result<()> {
+fn main() -> AnyResult<()> {
     let ops: usize = std::env::args()
         .nth(1)
         .map(|a| a.parse())

@@ -120,7 +120,9 @@ fn sigterm_fails_readiness_keeps_liveness_tells_clients_and_exits_zero() {
     println!("SIGTERM sent");
 
     // The notice is written after `Shutdown::begin`, so from here the drain is on, and it
-    // lasts until this client closes (or the server's 2 s linger runs out).
+    // lasts until this client closes, or until the server's 2 s linger for a client that keeps
+    // its end open runs out. The one timing assumption of this test: the two probes below, on
+    // the loopback, take less than those 2 s (they take milliseconds).
     loop {
         line.clear();
         let n = lines.read_line(&mut line).expect("read until the notice");

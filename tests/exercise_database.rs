@@ -81,11 +81,11 @@ impl VersionedStore for Accounts {
         let conn = self.pool.get().expect("a connection");
         conn.query_row(
             "SELECT balance, version FROM accounts WHERE id = ?1",
-            [key],
+            [key as i64], // SQLite integers are i64; our keys and versions are small
             |row| {
                 Ok(Versioned {
                     value: row.get(0)?,
-                    version: row.get(1)?,
+                    version: row.get::<_, i64>(1)? as u64,
                 })
             },
         )
@@ -99,7 +99,7 @@ impl VersionedStore for Accounts {
             .execute(
                 "UPDATE accounts SET balance = ?1, version = version + 1
                   WHERE id = ?2 AND version = ?3",
-                (new_value, key, expected_version),
+                (new_value, key as i64, expected_version as i64),
             )
             .expect("update an account");
         changed == 1

@@ -205,7 +205,7 @@ fn version_phase<S: VersionedStore>(
     add: &impl Fn(&dyn VersionedStore, u64, i64, u32) -> Result<Versioned, Conflict>,
 ) -> Result<(), Failure> {
     let fresh = store.read(0);
-    if fresh != (Versioned::default()) {
+    if fresh != Versioned::default() {
         return Err(fail(
             "version",
             format!("a fresh row reads {fresh:?}, expected value 0 at version 0"),
