@@ -145,6 +145,18 @@ const GRACE: Duration = Duration::from_secs(30);
 /// returns at once is caught long before it.
 const PATIENCE: Duration = Duration::from_millis(500);
 
+/// One step of a polling wait for an event in another thread: yield at first, then sleep a
+/// millisecond at a time, so a long wait does not keep a core busy. (Polling for an event, not
+/// sleeping to make time pass: the service's time is the `ManualClock`.)
+fn pause(polls: &mut u32) {
+    *polls += 1;
+    if *polls < 100 {
+        thread::yield_now();
+    } else {
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 impl Suite {
     /// Runs the drain suite on services made by `new(clock)`; the service must read time (for
     /// the grace period) from that clock only. Three scenarios, each on a fresh service:
@@ -242,6 +254,7 @@ impl Suite {
         outcome: &mpsc::Receiver<DrainOutcome>,
     ) -> Result<Option<DrainOutcome>, Failure> {
         let start = Instant::now();
+        let mut polls = 0;
         loop {
             if !service.ready() {
                 return Ok(None);
@@ -265,7 +278,7 @@ impl Suite {
                     ),
                 ));
             }
-            thread::yield_now();
+            pause(&mut polls);
         }
     }
 
@@ -333,6 +346,7 @@ impl Suite {
         others.push(b_handle.clone());
         let b_thread = Self::serve(service, b);
         let start = Instant::now();
+        let mut polls = 0;
         while !b_thread.is_finished() && !b_handle.started() {
             if start.elapsed() > self.stall_timeout {
                 return Err(fail(
@@ -344,7 +358,7 @@ impl Suite {
                     ),
                 ));
             }
-            thread::yield_now();
+            pause(&mut polls);
         }
         if b_handle.started() {
             return Err(fail(
