@@ -171,6 +171,7 @@ fn run(path: &Path, strategy: Strategy, threads: usize, ops: usize, high: bool) 
     Ok(Run {
         per_second: expected as f64 / elapsed.as_secs_f64(),
         lost_updates: expected - total,
+        // Relaxed: the threads that counted were joined by the scope.
         retries: retries.load(Ordering::Relaxed),
     })
 }

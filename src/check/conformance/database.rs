@@ -115,7 +115,7 @@ impl<S: VersionedStore> VersionedStore for Rivals<'_, S> {
             let now = self.store.read(key);
             // The rival's own write cannot conflict: nobody else writes this row.
             self.store
-                .compare_and_set(key, now.version, now.value + 100);
+                .compare_and_set(key, now.version, now.value.wrapping_add(100));
         }
         self.store.compare_and_set(key, expected_version, new_value)
     }
@@ -268,7 +268,7 @@ fn retry_phase<S: VersionedStore>(
             ))
         }
         Ok(wrote) => {
-            let want = i64::from(RIVALS) * 100 + 1;
+            let want = i64::from(RIVALS) * 100 + 1; // from a fresh row at 0
             if row.value != want || wrote != row {
                 return Err(fail(
                     "lost update",
@@ -359,7 +359,7 @@ fn concurrent_phase<S: VersionedStore>(
                 "{threads} threads x {ops} add(+1): {increments} returned Ok, but the row holds \
                  {} ({} update(s) lost)",
                 row.value,
-                increments as i64 - row.value
+                (increments as i64).wrapping_sub(row.value)
             ),
         ));
     }

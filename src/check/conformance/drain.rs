@@ -95,11 +95,16 @@ impl RequestHandle {
 
     /// Waits up to `timeout` for the request to start; true if it did.
     fn wait_started(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         let mut state = self.gate.state.lock();
         while !state.started {
-            if self.gate.changed.wait_until(&mut state, deadline) {
-                return state.started;
+            match deadline {
+                Some(deadline) => {
+                    if self.gate.changed.wait_until(&mut state, deadline) {
+                        return state.started;
+                    }
+                }
+                None => self.gate.changed.wait(&mut state), // a timeout too large to add
             }
         }
         true

@@ -154,7 +154,7 @@ impl VersionedStore for CheckThenWriteStore {
         };
         *row = Versioned {
             value: new_value,
-            version: expected_version + 1,
+            version: expected_version.wrapping_add(1),
         };
         true
     }
@@ -196,10 +196,10 @@ pub fn add_retry_stale(
 ) -> Result<Versioned, Conflict> {
     let seen = store.read(key); // BUG: read once, outside the loop
     for attempt in 1..=max_attempts {
-        if store.compare_and_set(key, seen.version, seen.value + delta) {
+        if store.compare_and_set(key, seen.version, seen.value.wrapping_add(delta)) {
             return Ok(Versioned {
-                value: seen.value + delta,
-                version: seen.version + 1,
+                value: seen.value.wrapping_add(delta),
+                version: seen.version.wrapping_add(1),
             });
         }
         if attempt < max_attempts {
@@ -232,10 +232,10 @@ pub fn add_retry_forever(
     loop {
         // BUG: no bound on the attempts
         let seen = store.read(key);
-        if store.compare_and_set(key, seen.version, seen.value + delta) {
+        if store.compare_and_set(key, seen.version, seen.value.wrapping_add(delta)) {
             return Ok(Versioned {
-                value: seen.value + delta,
-                version: seen.version + 1,
+                value: seen.value.wrapping_add(delta),
+                version: seen.version.wrapping_add(1),
             });
         }
         thread::yield_now();

@@ -50,7 +50,8 @@ impl Core {
 
     /// Begins the drain and waits for in-flight work, until `deadline` on `clock` if given.
     fn drain(&self, clock: &ManualClock, grace: Option<Duration>) -> DrainOutcome {
-        let deadline = grace.map(|grace| clock.now() + grace);
+        // A grace period too long to add to the clock means no deadline.
+        let deadline = grace.and_then(|grace| clock.now().checked_add(grace));
         let mut state = self.state.lock();
         state.draining = true;
         while state.in_flight > 0 && deadline.is_none_or(|d| clock.now() < d) {

@@ -61,7 +61,7 @@ impl VersionedStore for MemoryVersionedStore {
         }
         *row = Versioned {
             value: new_value,
-            version: expected_version + 1,
+            version: expected_version.wrapping_add(1),
         };
         true
     }
@@ -92,8 +92,8 @@ pub fn add_with_retry(
         // Read inside the loop: a retry with the version that just lost can never win.
         let seen = store.read(key);
         let new = Versioned {
-            value: seen.value + delta,
-            version: seen.version + 1,
+            value: seen.value.wrapping_add(delta), // wraps rather than panic on overflow
+            version: seen.version.wrapping_add(1),
         };
         attempts += 1;
         if store.compare_and_set(key, seen.version, new.value) {
