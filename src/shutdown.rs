@@ -116,6 +116,7 @@ impl Shutdown {
     /// drop(guard);
     /// assert_eq!(shutdown.in_flight(), 0);
     /// ```
+    // ANCHOR: enter
     pub fn enter(&self) -> Option<InFlight> {
         let state = &self.inner.state;
         // Relaxed everywhere: the decision depends only on this one word, whose modification
@@ -138,6 +139,7 @@ impl Shutdown {
             }
         }
     }
+    // ANCHOR_END: enter
 
     /// Starts draining (idempotent) and returns how many units are in flight at this instant.
     /// Once it has returned, no `enter` succeeds.
@@ -149,6 +151,7 @@ impl Shutdown {
     /// assert_eq!(shutdown.begin(), 1); // idempotent
     /// assert!(shutdown.is_draining());
     /// ```
+    // ANCHOR: begin
     pub fn begin(&self) -> usize {
         let mut times = self.inner.times.lock();
         // AcqRel: Acquire so that when the count is already zero, this thread sees the work of
@@ -164,6 +167,7 @@ impl Shutdown {
         }
         before >> 1
     }
+    // ANCHOR_END: begin
 
     /// True once [`begin`](Self::begin) has been called.
     pub fn is_draining(&self) -> bool {
@@ -248,6 +252,7 @@ impl Default for Shutdown {
     }
 }
 
+// ANCHOR: leave
 impl Drop for InFlight {
     fn drop(&mut self) {
         // Release: publishes this unit's work to the Acquire load in `wait` (and to `begin`).
@@ -262,6 +267,7 @@ impl Drop for InFlight {
         }
     }
 }
+// ANCHOR_END: leave
 
 impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -46,6 +46,8 @@ mod bank;
 mod bloom;
 mod bounded;
 mod cache;
+mod database;
+mod drain;
 mod pool;
 mod ratelimit;
 mod scheduler;
@@ -53,6 +55,8 @@ pub use bank::{ActorBank, Bank, BankMsg, OrderedBank};
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;
+pub use database::{Conflict, StoreReport, Versioned, VersionedStore};
+pub use drain::{DrainOutcome, DrainService, Request, RequestHandle};
 pub use pool::{ConcurrentPool, Connector};
 pub use scheduler::BackpressureQueue;
 

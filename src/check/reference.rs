@@ -243,3 +243,9 @@ impl TicketPool {
     }
 }
 // ANCHOR_END: ticket_pool
+
+// The book's database chapter: a versioned store and the optimistic retry loop.
+#[cfg(not(loom))] // built on the conformance suite's traits, which run real threads
+mod database;
+#[cfg(not(loom))]
+pub use database::{add_with_retry, MemoryVersionedStore};
