@@ -42,12 +42,16 @@ use std::time::Duration;
 use super::models::{BoundedOp, BoundedRet, FifoQueue, LifoStack, QueueOp};
 use super::{linearizable, Model, Rng, Stress, Violation};
 
+mod account;
 mod bloom;
 mod bounded;
 mod cache;
 mod pool;
 mod ratelimit;
 mod scheduler;
+pub use account::{
+    apply_to, no_pause, AccountModel, AccountOp, AccountRet, CasAccount, ConcurrentAccount, Pause,
+};
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;
