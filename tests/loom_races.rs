@@ -7,10 +7,12 @@ use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc as StdArc, Mutex as StdMutex};
 
+use threadsmith::sync::model;
+
 // ANCHOR: model
 use threadsmith::check::mutants::LostUpdateCounter;
 use threadsmith::sync::atomic::{AtomicU64, Ordering};
-use threadsmith::sync::{model, thread, Arc};
+use threadsmith::sync::{thread, Arc};
 
 /// What the model needs from a counter.
 trait Counter: Default + Send + Sync + 'static {
