@@ -17,9 +17,12 @@ use threadsmith::check::{check_publication, RelAcqSlot};
 use threadsmith::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use threadsmith::sync::model;
 
-// ANCHOR: message_passing
-use threadsmith::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+// ANCHOR: imports
+use threadsmith::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use threadsmith::sync::{thread, Arc};
+// ANCHOR_END: imports
+
+// ANCHOR: message_passing
 
 /// Message passing: the writer stores the data, then raises a flag; the reader checks the flag
 /// and, if it is up, reads the data. Returns what the reader saw (`None`: the flag was down).
@@ -49,7 +52,6 @@ pub fn message_passing(flag_store: Ordering, flag_load: Ordering) -> Option<u64>
 // ANCHOR_END: message_passing
 
 // ANCHOR: fences
-use threadsmith::sync::atomic::fence;
 
 /// Message passing again, with every access Relaxed and the ordering moved into fences: a
 /// Release fence before the flag's store, an Acquire fence after the flag's load.
