@@ -133,7 +133,11 @@ fn main() {
             }
         },
     );
-    println!("{rounds} rounds on {} ({})", std::env::consts::ARCH, std::env::consts::OS);
+    println!(
+        "{rounds} rounds on {} ({})",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
     println!(
         "store buffering, Relaxed: both loads saw 0 in {} rounds",
         sb_relaxed[0]
