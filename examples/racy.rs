@@ -16,6 +16,7 @@
 //!
 //! It prints the final count; in `racy` mode it is often below the expected total.
 
+// ANCHOR: racy
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -31,7 +32,6 @@ struct SharedPtr(*mut u64);
 // the pointer, so sending it is *not* sound; the example exists to be caught by a detector.
 unsafe impl Send for SharedPtr {}
 
-// ANCHOR: racy
 fn racy() -> u64 {
     let mut counter = 0u64;
     let shared = SharedPtr(&mut counter);
