@@ -212,7 +212,7 @@ impl Suite {
     ///    got more, `lost update` when the books do not balance);
     /// 4. **linearizability**: `rounds` histories (at most 200) of 3 threads doing
     ///    `ops_per_thread` operations on an account of 2, checked by
-    ///    [`linearizable`](crate::check::linearizable) against [`AccountModel`] (property
+    ///    [`linearizable`] against [`AccountModel`] (property
     ///    `linearizability`).
     ///
     /// Failures are [`Failure::Property`] with suite `account`, or
