@@ -46,6 +46,7 @@ fn account_suite_rejects_check_then_act_as_overdraft() {
     let failure = suite()
         .check_account(CheckThenActAccount::new)
         .expect_err("withdraw that checks, then subtracts, must be caught");
+    println!("{failure}");
     assert_eq!(failure.property(), "overdraft", "{failure}");
 }
 
@@ -54,5 +55,6 @@ fn account_suite_rejects_load_check_store_as_lost_update() {
     let failure = suite()
         .check_account(ReadModifyWriteAccount::new)
         .expect_err("withdraw as load, check, store must be caught");
+    println!("{failure}");
     assert_eq!(failure.property(), "lost update", "{failure}");
 }
