@@ -42,6 +42,7 @@ use std::time::Duration;
 use super::models::{BoundedOp, BoundedRet, FifoQueue, LifoStack, QueueOp};
 use super::{linearizable, Model, Rng, Stress, Violation};
 
+mod account;
 mod bank;
 mod bloom;
 mod bounded;
@@ -51,6 +52,9 @@ mod drain;
 mod pool;
 mod ratelimit;
 mod scheduler;
+pub use account::{
+    apply_to, no_pause, AccountModel, AccountOp, AccountRet, CasAccount, ConcurrentAccount, Pause,
+};
 pub use bank::{ActorBank, Bank, BankMsg, OrderedBank};
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;

@@ -119,15 +119,22 @@ pub struct Event<Op, Ret> {
 
 #[cfg(not(loom))]
 pub mod conformance;
+#[cfg(loom)]
+#[path = "conformance_loom.rs"]
+pub mod conformance;
+mod detector;
 mod linearizable;
 pub mod models;
 pub mod mutants;
+mod publication;
 mod record;
 pub mod reference;
 mod rng;
 mod violation;
 
+pub use detector::grade_detector;
 pub use linearizable::{linearizable, Checker, Unknown, Verdict};
+pub use publication::{check_publication, Publish, RelAcqSlot, PAYLOAD};
 #[cfg(not(loom))]
 pub use record::Stress;
 pub use record::{Recorder, Ticks};

@@ -31,6 +31,9 @@
 //! | [`OneProbeService`] | liveness answered from the draining flag | [`Suite::check_drain`](super::conformance::Suite::check_drain) (`liveness`) |
 //! | [`AlwaysReadyService`] | readiness that stays true while draining | [`Suite::check_drain`](super::conformance::Suite::check_drain) (`readiness`) |
 //! | [`PatientService`] | drain that waits for in-flight work with no deadline | [`Suite::check_drain`](super::conformance::Suite::check_drain) (`drain deadline`) |
+//! | `CheckThenActAccount` | account `withdraw` that checks the balance, then subtracts (TOCTOU) | [`Suite::check_account`](super::conformance::Suite::check_account) (`overdraft`) |
+//! | `ReadModifyWriteAccount` | account `withdraw` as load, check, store | [`Suite::check_account`](super::conformance::Suite::check_account) (`lost update`) |
+//! | [`RelaxedSlot`] | one-shot publication with a Relaxed flag instead of Release/Acquire | [`check_publication`](super::check_publication) under loom (`publication`), `tests/loom_memory_model.rs` |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -856,3 +859,167 @@ mod drain;
 pub use drain::{
     AlwaysReadyService, EagerExitService, OneProbeService, PatientService, ReadinessOnlyService,
 };
+
+// ANCHOR: check_then_act_account
+/// An account whose `withdraw` checks the balance, then subtracts: time-of-check to
+/// time-of-use. Each step is atomic, but the pair is not, so two threads can both see the last
+/// unit, both pass the check, and both take it; the balance wraps below zero. The default
+/// fail point yields between check and act, standing in for a preemption.
+///
+/// ```
+/// use threadsmith::check::conformance::ConcurrentAccount;
+/// use threadsmith::check::mutants::CheckThenActAccount;
+///
+/// let account = CheckThenActAccount::new(10);
+/// assert!(account.withdraw(7));
+/// assert!(!account.withdraw(7)); // right when alone; overdraws under contention
+/// ```
+#[cfg(not(loom))] // the account suite runs real threads
+pub struct CheckThenActAccount {
+    balance: AtomicU64,
+    pause: super::conformance::Pause,
+}
+
+#[cfg(not(loom))]
+impl CheckThenActAccount {
+    /// An account holding `balance`; it yields between check and act.
+    pub fn new(balance: u64) -> Self {
+        Self::with_pause(balance, std::sync::Arc::new(|_| thread::yield_now()))
+    }
+
+    /// An account holding `balance` that calls `pause("withdraw: checked")` between the check
+    /// and the act.
+    pub fn with_pause(balance: u64, pause: super::conformance::Pause) -> Self {
+        Self {
+            balance: AtomicU64::new(balance),
+            pause,
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl super::conformance::ConcurrentAccount for CheckThenActAccount {
+    fn deposit(&self, amount: u64) {
+        self.balance.fetch_add(amount, Ordering::SeqCst);
+    }
+
+    fn withdraw(&self, amount: u64) -> bool {
+        if self.balance.load(Ordering::SeqCst) < amount {
+            return false;
+        }
+        (self.pause)("withdraw: checked");
+        self.balance.fetch_sub(amount, Ordering::SeqCst); // BUG: the check may be stale by now
+        true
+    }
+
+    fn balance(&self) -> u64 {
+        self.balance.load(Ordering::SeqCst)
+    }
+}
+// ANCHOR_END: check_then_act_account
+
+#[cfg(not(loom))]
+impl std::fmt::Debug for CheckThenActAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckThenActAccount")
+            .field("balance", &self.balance.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+// ANCHOR: read_modify_write_account
+/// An account whose `withdraw` reads the balance, checks it, and writes back the difference:
+/// a read-modify-write in three steps. A deposit that lands between the read and the write is
+/// overwritten, so money disappears. The yield between the steps stands in for a preemption.
+///
+/// ```
+/// use threadsmith::check::conformance::ConcurrentAccount;
+/// use threadsmith::check::mutants::ReadModifyWriteAccount;
+///
+/// let account = ReadModifyWriteAccount::new(10);
+/// account.deposit(5);
+/// assert!(account.withdraw(15));
+/// assert_eq!(account.balance(), 0); // right when alone; loses deposits under contention
+/// ```
+#[cfg(not(loom))] // the account suite runs real threads
+#[derive(Debug)]
+pub struct ReadModifyWriteAccount {
+    balance: AtomicU64,
+}
+
+#[cfg(not(loom))]
+impl ReadModifyWriteAccount {
+    /// An account holding `balance`.
+    pub fn new(balance: u64) -> Self {
+        Self {
+            balance: AtomicU64::new(balance),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl super::conformance::ConcurrentAccount for ReadModifyWriteAccount {
+    fn deposit(&self, amount: u64) {
+        self.balance.fetch_add(amount, Ordering::SeqCst);
+    }
+
+    fn withdraw(&self, amount: u64) -> bool {
+        let balance = self.balance.load(Ordering::SeqCst);
+        if balance < amount {
+            return false;
+        }
+        thread::yield_now();
+        self.balance.store(balance - amount, Ordering::SeqCst); // BUG: overwrites other updates
+        true
+    }
+
+    fn balance(&self) -> u64 {
+        self.balance.load(Ordering::SeqCst)
+    }
+}
+// ANCHOR_END: read_modify_write_account
+
+// ANCHOR: relaxed_slot
+/// A one-shot publication slot that raises its `ready` flag with a Relaxed store and reads it
+/// with a Relaxed load. The flag's value travels, but nothing orders the payload's write before
+/// the reader's read of it: on a weakly ordered CPU (ARM, POWER) or after a compiler reordering,
+/// the reader can see `ready` and a payload that is not there yet. Loom reports the race on the
+/// payload's `UnsafeCell`. Compare [`crate::check::RelAcqSlot`].
+///
+/// ```
+/// use threadsmith::check::Publish;
+/// use threadsmith::check::mutants::RelaxedSlot;
+///
+/// let slot = RelaxedSlot::default();
+/// assert_eq!(slot.read(), None);
+/// slot.publish(7);
+/// assert_eq!(slot.read(), Some(7)); // right on one thread; a data race across two
+/// ```
+#[derive(Debug, Default)]
+pub struct RelaxedSlot {
+    value: crate::sync::UnsafeCell<u64>,
+    ready: AtomicBool,
+}
+
+// SAFETY: claimed, like the correct slot, but the claim is the bug: the Relaxed flag does not
+// order the payload's write before the reader's read, so the two race.
+unsafe impl Sync for RelaxedSlot {}
+
+impl super::Publish for RelaxedSlot {
+    fn publish(&self, value: u64) {
+        // SAFETY: the single publisher writes before raising the flag (but see the type's docs).
+        self.value.with_mut(|p| unsafe { *p = value });
+        self.ready.store(true, Ordering::Relaxed); // BUG: must be Release
+    }
+
+    fn read(&self) -> Option<u64> {
+        // BUG: must be Acquire; Relaxed does not synchronize with the store.
+        if self.ready.load(Ordering::Relaxed) {
+            // SAFETY: intended to be ordered after the write by the flag; it is not.
+            Some(self.value.with(|p| unsafe { *p }))
+        } else {
+            None
+        }
+    }
+}
+// ANCHOR_END: relaxed_slot
