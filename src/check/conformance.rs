@@ -42,15 +42,19 @@ use std::time::Duration;
 use super::models::{BoundedOp, BoundedRet, FifoQueue, LifoStack, QueueOp};
 use super::{linearizable, Model, Rng, Stress, Violation};
 
+mod block_on;
 mod bloom;
 mod bounded;
 mod cache;
+mod parallel;
 mod pool;
 mod ratelimit;
 mod scheduler;
+pub use block_on::{BlockOnReport, TestFuture};
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;
+pub use parallel::{MapFn, ParallelReport};
 pub use pool::{ConcurrentPool, Connector};
 pub use scheduler::BackpressureQueue;
 

@@ -16,6 +16,13 @@
 //! | [`NewestFirstPool`] | a pool whose waiters line up in a `Vec` and are served from its end | the pool conformance suite (`fairness`) |
 //! | [`FlappingQueue`] | scheduler backpressure without hysteresis: refuses `Low` exactly while the length is at or above `high_water` | [`Suite::check_backpressure`](super::conformance::Suite::check_backpressure) (`hysteresis`) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
+//! | [`drop_remainder_sum`] | parallel map that splits into `len / threads` chunks, rounding down: the remainder is never mapped | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`result`) |
+//! | [`one_thread_sum`] | parallel map that joins each chunk's thread before spawning the next: right answer, no parallelism | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`parallelism`) |
+//! | [`thread_per_item_sum`] | parallel map that spawns a thread per item, ignoring the thread count | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`parallelism`) |
+//! | [`noop_waker_block_on`] | `block_on` that polls with a no-op waker and parks: nothing ever unparks it | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake before park`) |
+//! | [`thread_local_flag_block_on`] | `block_on` whose "woken" flag is a `thread_local!`: a wake from another thread sets the wrong thread's flag | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake from another thread`) |
+//! | [`one_wake_block_on`] | `block_on` that treats "woken" as "ready" and never polls a third time | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`many wakes`) |
+//! | [`blocking_send_block_on`] | `block_on` whose waker does a blocking `send` into a channel of capacity 1: two wakes in one poll deadlock | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`spurious`) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{thread, Arc, Mutex};
@@ -645,3 +652,14 @@ impl super::conformance::BackpressureQueue for FlappingQueue {
     }
 }
 // ANCHOR_END: flapping
+
+#[cfg(not(loom))]
+mod block_on;
+#[cfg(not(loom))]
+mod parallel_map;
+#[cfg(not(loom))]
+pub use block_on::{
+    blocking_send_block_on, noop_waker_block_on, one_wake_block_on, thread_local_flag_block_on,
+};
+#[cfg(not(loom))]
+pub use parallel_map::{drop_remainder_sum, one_thread_sum, thread_per_item_sum};
