@@ -10,7 +10,7 @@
 //!   event loop that keeps the pending waits in a timer heap: concurrency without parallelism.
 //!
 //! ```sh
-//! cargo run --release --example concurrency_vs_parallelism            # 3,000,000 1000 10
+//! cargo run --release --example concurrency_vs_parallelism            # 2,000,000 1000 10
 //! cargo run --release --example concurrency_vs_parallelism -- 1000000 200 10
 //! ```
 //!
@@ -137,6 +137,39 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, start.elapsed())
 }
 
+/// CPU time this process has used so far (user + system, every thread), from
+/// `/proc/self/stat` on Linux; `None` elsewhere. Linux reports it in ticks of 1/100 s.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Runs `f`, and returns its result, its wall time, and how many cores it kept busy on
+/// average (CPU time / wall time), which shows what a loaded machine really gave it.
+fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, Option<f64>) {
+    let cpu0 = cpu_time();
+    let (out, wall) = time(f);
+    let cores = match (cpu0, cpu_time()) {
+        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / wall.as_secs_f64()),
+        _ => None,
+    };
+    (out, wall, cores)
+}
+
+fn row(label: &str, t: Duration, base: Duration, cores: Option<f64>) {
+    let cores = cores.map_or("n/a".to_string(), |c| format!("{c:.2}"));
+    println!(
+        "{label:<34} {:>8.0}ms {:>8.2}x {:>11}",
+        ms(t),
+        ratio(base, t),
+        cores
+    );
+}
+
 fn arg(n: usize, default: u64) -> u64 {
     std::env::args()
         .nth(n)
@@ -145,44 +178,41 @@ fn arg(n: usize, default: u64) -> u64 {
 }
 
 fn main() {
-    let bound = arg(1, 3_000_000);
+    let bound = arg(1, 2_000_000);
     let requests = arg(2, 1_000);
     let wait = Duration::from_millis(arg(3, 10));
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     println!("available_parallelism: {cores}");
     println!();
     println!("CPU-bound: primes below {bound}");
-    println!("{:<34} {:>10} {:>9}", "threads", "time", "speed-up");
-    let (expected, one) = time(|| count_primes(bound, 1));
-    println!("{:<34} {:>8.0}ms {:>8.2}x", "1", ms(one), 1.0);
+    println!(
+        "{:<34} {:>10} {:>9} {:>11}",
+        "threads", "time", "speed-up", "cores busy"
+    );
+    let (expected, one, cores) = measure(|| count_primes(bound, 1));
+    row("1", one, one, cores);
     for threads in [2, 4] {
-        let (found, t) = time(|| count_primes(bound, threads));
+        let (found, t, cores) = measure(|| count_primes(bound, threads));
         assert_eq!(found, expected);
-        let label = threads.to_string();
-        println!("{label:<34} {:>8.0}ms {:>8.2}x", ms(t), ratio(one, t));
+        row(&threads.to_string(), t, one, cores);
     }
-    let (found, t) = time(|| count_primes_one_lock(bound, 2));
+    let (found, t, cores) = measure(|| count_primes_one_lock(bound, 2));
     assert_eq!(found, expected);
-    let label = "2, one global lock (GIL-style)";
-    println!("{label:<34} {:>8.0}ms {:>8.2}x", ms(t), ratio(one, t));
-
+    row("2, one global lock (GIL-style)", t, one, cores);
     println!();
     println!(
         "I/O-bound: {requests} requests, each waiting {} ms, on one thread",
         wait.as_millis()
     );
-    println!("{:<34} {:>10} {:>9}", "how", "time", "speed-up");
-    let (a, seq) = time(|| serve_sequentially(requests, wait));
     println!(
-        "{:<34} {:>8.0}ms {:>8.2}x",
-        "sequential (blocking waits)",
-        ms(seq),
-        1.0
+        "{:<34} {:>10} {:>9} {:>11}",
+        "how", "time", "speed-up", "cores busy"
     );
-    let (b, ev) = time(|| serve_with_event_loop(requests, wait));
+    let (a, seq, cores) = measure(|| serve_sequentially(requests, wait));
+    row("sequential (blocking waits)", seq, seq, cores);
+    let (b, ev, cores) = measure(|| serve_with_event_loop(requests, wait));
     assert_eq!(a, b);
-    let label = "event loop (overlapping waits)";
-    println!("{label:<34} {:>8.0}ms {:>8.2}x", ms(ev), ratio(seq, ev));
+    row("event loop (overlapping waits)", ev, seq, cores);
 }
 
 fn ms(d: Duration) -> f64 {

@@ -12,11 +12,17 @@
 //! ```sh
 //! cargo run --release --example threads_vs_tasks             # 10,000 of each
 //! cargo run --release --example threads_vs_tasks -- 1000     # fewer
+//! cargo run --release --example threads_vs_tasks -- 10000 tasks   # one part only
 //! ```
+//!
+//! Each part runs in a child process of its own (the example starts itself again with the
+//! part's name), so that no part's memory figures include what an earlier one left in the
+//! heap. "peak RSS" is that process's `VmHWM`.
 //!
 //! 10,000 threads need `ulimit -u` (max user processes) and `/proc/sys/kernel/threads-max`
 //! above 10,000 plus what already runs; the example checks `ulimit -u`'s soft limit first.
 
+// ANCHOR: measure
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
@@ -32,13 +38,7 @@ fn memory() -> Option<(u64, u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?, field("VmSize:")?))
 }
 
-/// The soft limit on processes + threads for this user (`ulimit -u`), where Linux reports it.
-fn max_user_processes() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max processes"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
+/// What one part measured.
 struct Row {
     what: String,
     spawn: Duration,
@@ -48,7 +48,6 @@ struct Row {
     join: Duration,
 }
 
-// ANCHOR: threads
 /// Spawns `count` threads that each wait on one barrier, measures, then releases them.
 fn os_threads(count: usize, stack: Option<usize>) -> Row {
     let before = memory();
@@ -88,9 +87,7 @@ fn os_threads(count: usize, stack: Option<usize>) -> Row {
     };
     row(what, spawn, all_running, before, during, t1.elapsed())
 }
-// ANCHOR_END: threads
 
-// ANCHOR: tasks
 /// Spawns `count` tokio tasks that each await one barrier, measures, then releases them.
 fn tokio_tasks(count: usize) -> Row {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,7 +131,6 @@ fn tokio_tasks(count: usize) -> Row {
         join,
     )
 }
-// ANCHOR_END: tasks
 
 fn row(
     what: String,
@@ -159,6 +155,14 @@ fn row(
         vm_kib,
         join,
     }
+}
+// ANCHOR_END: measure
+
+/// The soft limit on processes + threads for this user (`ulimit -u`), where Linux reports it.
+fn max_user_processes() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max processes"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// One wake-up's cost: `rounds` round trips between two OS threads over std channels.
@@ -210,11 +214,35 @@ fn task_ping_pong(rounds: u32) -> Duration {
 }
 
 fn main() {
-    let count: usize = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().collect();
+    let count: usize = args
+        .get(1)
         .map(|a| a.parse().expect("the count is a number"))
         .unwrap_or(10_000);
     let rounds = 100_000;
+    match args.get(2).map(String::as_str) {
+        // One measurement, in this (fresh) process: its memory figures start from a heap that
+        // no earlier measurement has grown.
+        Some("threads") => print_row(&os_threads(count, None), count),
+        Some("small-stack") => print_row(&os_threads(count, Some(64 * 1024)), count),
+        Some("tasks") => print_row(&tokio_tasks(count), count),
+        Some("ping-pong") => {
+            let per = |t: Duration| t.as_secs_f64() * 1e6 / f64::from(rounds);
+            let t = thread_ping_pong(rounds);
+            println!("{:<34} {:>8.2}µs", "OS threads, std mpsc", per(t));
+            let t = task_ping_pong(rounds);
+            println!("{:<34} {:>8.2}µs", "tokio tasks, tokio mpsc", per(t));
+        }
+        Some(other) => {
+            eprintln!("unknown part {other:?}: threads, small-stack, tasks or ping-pong");
+            std::process::exit(2);
+        }
+        None => run_all(count, rounds),
+    }
+}
+
+/// Runs each measurement in a child process of its own, and prints the table.
+fn run_all(count: usize, rounds: u32) {
     if let Some(limit) = max_user_processes() {
         if (limit as usize) < count + 100 {
             eprintln!("`ulimit -u` is {limit}: too low for {count} threads; lower the count");
@@ -225,49 +253,50 @@ fn main() {
         "{count} of each; available_parallelism: {}",
         thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let rows = [
-        os_threads(count, None),
-        os_threads(count, Some(64 * 1024)),
-        tokio_tasks(count),
-    ];
     println!(
-        "{:<34} {:>9} {:>12} {:>14} {:>14} {:>10}",
-        "what", "spawn", "all running", "RSS each", "VmSize each", "join"
+        "{:<34} {:>9} {:>12} {:>12} {:>14} {:>10} {:>10}",
+        "what", "spawn", "all running", "RSS each", "VmSize each", "join", "peak RSS"
     );
-    for r in &rows {
-        let each = |kib: Option<u64>| match kib {
-            Some(kib) => format!("{:.2} KiB", kib as f64 / count as f64),
-            None => "n/a".into(),
-        };
-        println!(
-            "{:<34} {:>7.1}ms {:>10.1}ms {:>14} {:>14} {:>8.1}ms",
-            r.what,
-            ms(r.spawn),
-            ms(r.all_running),
-            each(r.rss_kib),
-            each(r.vm_kib),
-            ms(r.join)
+    let me = std::env::current_exe().expect("the example's own path");
+    let part = |name: &str| {
+        let out = std::process::Command::new(&me)
+            .arg(count.to_string())
+            .arg(name)
+            .output()
+            .expect("run a measurement");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-    }
-    if let Some((_, hwm, _)) = memory() {
-        println!(
-            "peak RSS of the whole run (VmHWM): {:.1} MiB",
-            hwm as f64 / 1024.0
-        );
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    };
+    for name in ["threads", "small-stack", "tasks"] {
+        part(name);
     }
     println!();
-    println!("ping-pong, {rounds} round trips (two wake-ups each)");
-    let t = thread_ping_pong(rounds);
+    println!("ping-pong, {rounds} round trips (two wake-ups each), per round trip");
+    part("ping-pong");
+}
+
+fn print_row(r: &Row, count: usize) {
+    let each = |kib: Option<u64>| match kib {
+        Some(kib) => format!("{:.2} KiB", kib as f64 / count as f64),
+        None => "n/a".into(),
+    };
+    let peak = match memory() {
+        Some((_, hwm, _)) => format!("{:.1} MiB", hwm as f64 / 1024.0),
+        None => "n/a".into(),
+    };
     println!(
-        "{:<34} {:>8.2}µs per round trip",
-        "OS threads, std mpsc",
-        t.as_secs_f64() * 1e6 / f64::from(rounds)
-    );
-    let t = task_ping_pong(rounds);
-    println!(
-        "{:<34} {:>8.2}µs per round trip",
-        "tokio tasks, tokio mpsc",
-        t.as_secs_f64() * 1e6 / f64::from(rounds)
+        "{:<34} {:>7.1}ms {:>10.1}ms {:>12} {:>14} {:>8.1}ms {:>10}",
+        r.what,
+        ms(r.spawn),
+        ms(r.all_running),
+        each(r.rss_kib),
+        each(r.vm_kib),
+        ms(r.join),
+        peak
     );
 }
 

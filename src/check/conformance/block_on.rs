@@ -145,7 +145,8 @@ impl Future for Spurious {
         }
         cx.waker().wake_by_ref();
         cx.waker().wake_by_ref();
-        cx.waker().clone().wake();
+        let clone = cx.waker().clone(); // a wake that consumes its own `Waker`
+        clone.wake();
         let _ = self.to_helper.send(cx.waker().clone());
         let _ = self.to_helper.send(cx.waker().clone());
         cx.waker().wake_by_ref();

@@ -92,6 +92,7 @@ impl Probe {
         }
     }
 
+    // ANCHOR: probe
     fn map(&self, x: u64) -> u64 {
         let mut calls = self.calls.lock();
         calls.ids.push(thread::current().id());
@@ -113,6 +114,7 @@ impl Probe {
         drop(calls);
         square_plus_one(x)
     }
+    // ANCHOR_END: probe
 }
 
 impl Suite {
