@@ -12,11 +12,11 @@ use threadsmith::check::mutants::{
 #[path = "../exercise_async.rs"]
 mod solution;
 
-/// A stalled mutant is certain to stay stalled: five seconds only bound how long the test
+/// A stalled mutant is certain to stay stalled: ten seconds only bound how long the test
 /// waits to see it, while the phases before the stall finish in milliseconds.
 fn rejected_for(block_on: fn(TestFuture) -> u64) -> &'static str {
     Suite::new()
-        .stall_timeout(Duration::from_secs(5))
+        .stall_timeout(Duration::from_secs(10))
         .check_block_on(block_on)
         .expect_err("the suite must reject this mutant")
         .property()
