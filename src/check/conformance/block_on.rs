@@ -177,6 +177,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Suite {
+    // ANCHOR: watchdog
     /// Runs `future` with `block_on` on a fresh thread and waits up to the stall timeout for
     /// its value. A thread that is still blocked by then is left behind (leaked), so a stuck
     /// executor fails the check instead of hanging the caller.
@@ -210,6 +211,7 @@ impl Suite {
             )),
         }
     }
+    // ANCHOR_END: watchdog
 
     /// Grades a `block_on`: a function that runs a future to completion on the calling thread
     /// and returns its output, sleeping while the future is `Pending` until its `Waker` is
