@@ -19,6 +19,7 @@
 //! | [`drop_remainder_sum`] | parallel map that splits into `len / threads` chunks, rounding down: the remainder is never mapped | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`result`) |
 //! | [`one_thread_sum`] | parallel map that joins each chunk's thread before spawning the next: right answer, no parallelism | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`parallelism`) |
 //! | [`thread_per_item_sum`] | parallel map that spawns a thread per item, ignoring the thread count | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`parallelism`) |
+//! | [`notify_without_flag_block_on`] | `block_on` that sleeps on a condition variable with no "woken" flag: a notification sent before the wait is lost | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake before park`) |
 //! | [`noop_waker_block_on`] | `block_on` that polls with a no-op waker and parks: nothing ever unparks it | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake before park`) |
 //! | [`thread_local_flag_block_on`] | `block_on` whose "woken" flag is a `thread_local!`: a wake from another thread sets the wrong thread's flag | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake from another thread`) |
 //! | [`one_wake_block_on`] | `block_on` that treats "woken" as "ready" and never polls a third time | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`many wakes`) |
@@ -659,7 +660,8 @@ mod block_on;
 mod parallel_map;
 #[cfg(not(loom))]
 pub use block_on::{
-    blocking_send_block_on, noop_waker_block_on, one_wake_block_on, thread_local_flag_block_on,
+    blocking_send_block_on, noop_waker_block_on, notify_without_flag_block_on, one_wake_block_on,
+    thread_local_flag_block_on,
 };
 #[cfg(not(loom))]
 pub use parallel_map::{drop_remainder_sum, one_thread_sum, thread_per_item_sum};

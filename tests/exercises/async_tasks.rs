@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use threadsmith::check::conformance::{Suite, TestFuture};
 use threadsmith::check::mutants::{
-    blocking_send_block_on, noop_waker_block_on, one_wake_block_on, thread_local_flag_block_on,
+    blocking_send_block_on, noop_waker_block_on, notify_without_flag_block_on, one_wake_block_on,
+    thread_local_flag_block_on,
 };
 
 #[path = "../exercise_async.rs"]
@@ -34,6 +35,14 @@ fn block_on_suite_passes_the_solution() {
 #[test]
 fn block_on_suite_rejects_a_noop_waker() {
     assert_eq!(rejected_for(noop_waker_block_on), "wake before park");
+}
+
+#[test]
+fn block_on_suite_rejects_a_notification_without_a_flag() {
+    assert_eq!(
+        rejected_for(notify_without_flag_block_on),
+        "wake before park"
+    );
 }
 
 #[test]

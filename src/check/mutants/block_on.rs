@@ -141,3 +141,45 @@ pub fn blocking_send_block_on<F: Future>(future: F) -> F::Output {
     }
 }
 // ANCHOR_END: blocking_send
+
+// ANCHOR: notify_without_flag
+/// Wakes the executor through a condition variable, and nothing else: no "woken" flag.
+struct CondvarWaker {
+    lock: crate::sync::Mutex<()>,
+    woken: crate::sync::Condvar,
+}
+
+impl Wake for CondvarWaker {
+    fn wake(self: Arc<Self>) {
+        self.woken.notify_one(); // BUG: with nobody waiting yet, the notification is lost
+    }
+}
+
+/// Sleeps on a condition variable that the waker notifies. A condition variable has no
+/// memory: a notification sent while nobody waits is gone. A future that is woken during
+/// `poll`, or by another thread between `poll` returning and the executor's `wait`, leaves the
+/// executor waiting for a notification that already happened. The fix is a flag, set by the
+/// waker and checked (and cleared) by the executor under the same lock, or `park`/`unpark`,
+/// whose token is that flag.
+///
+/// ```
+/// use threadsmith::check::mutants::notify_without_flag_block_on;
+/// assert_eq!(notify_without_flag_block_on(async { 7 }), 7);
+/// ```
+pub fn notify_without_flag_block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let waker = Arc::new(CondvarWaker {
+        lock: crate::sync::Mutex::new(()),
+        woken: crate::sync::Condvar::new(),
+    });
+    let cx_waker = Waker::from(Arc::clone(&waker));
+    let mut cx = Context::from_waker(&cx_waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        let mut guard = waker.lock.lock();
+        waker.woken.wait(&mut guard);
+    }
+}
+// ANCHOR_END: notify_without_flag
