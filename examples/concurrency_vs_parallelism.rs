@@ -40,18 +40,30 @@ fn is_prime(n: u64) -> bool {
     true
 }
 
-/// Counts the primes below `bound` on `threads` threads. Thread `k` takes `k`, `k + threads`,
-/// `k + 2 * threads`, …: interleaving gives every thread the same mix of small (cheap) and
-/// large (dear) numbers, so none finishes long before the others.
+/// Numbers are dealt to the threads in blocks of this many, round-robin.
+const BLOCK: u64 = 1_000;
+
+/// Counts the primes in block `b`: the numbers `b * BLOCK .. (b + 1) * BLOCK` below `bound`.
+fn primes_in_block(b: u64, bound: u64) -> u64 {
+    (b * BLOCK..((b + 1) * BLOCK).min(bound))
+        .filter(|&n| is_prime(n))
+        .count() as u64
+}
+
+/// Counts the primes below `bound` on `threads` threads. Thread `k` takes blocks `k`,
+/// `k + threads`, `k + 2 * threads`, …: dealing blocks round-robin gives every thread the same
+/// mix of cheap small numbers and dear large ones. (Dealing single numbers would not: with
+/// 2 threads, one would get every even number, each rejected at the first division.)
 fn count_primes(bound: u64, threads: u64) -> u64 {
+    let blocks = bound.div_ceil(BLOCK);
     thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|k| {
                 s.spawn(move || {
-                    (k..bound)
+                    (k..blocks)
                         .step_by(threads as usize)
-                        .filter(|&n| is_prime(n))
-                        .count() as u64
+                        .map(|b| primes_in_block(b, bound))
+                        .sum::<u64>()
                 })
             })
             .collect();
@@ -60,27 +72,23 @@ fn count_primes(bound: u64, threads: u64) -> u64 {
 }
 // ANCHOR_END: cpu_bound
 
-/// The same split, but each thread holds one global lock while it computes a block of 1,000
-/// numbers, as a Python thread holds the GIL while it runs bytecode: two threads take turns on
-/// the work, they never run it at the same time.
+/// The same split, but each thread holds one global lock while it counts a block, as a Python
+/// thread holds the GIL while it runs bytecode: two threads take turns on the work, they never
+/// run it at the same time.
 fn count_primes_one_lock(bound: u64, threads: u64) -> u64 {
     let gil = Mutex::new(());
+    let blocks = bound.div_ceil(BLOCK);
     thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|k| {
                 let gil = &gil;
                 s.spawn(move || {
                     let mut found = 0;
-                    let mut numbers = (k..bound).step_by(threads as usize).peekable();
-                    while numbers.peek().is_some() {
+                    for b in (k..blocks).step_by(threads as usize) {
                         let _held = gil.lock().unwrap();
-                        found += numbers
-                            .by_ref()
-                            .take(1_000)
-                            .filter(|&n| is_prime(n))
-                            .count();
+                        found += primes_in_block(b, bound);
                     }
-                    found as u64
+                    found
                 })
             })
             .collect();
