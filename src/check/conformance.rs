@@ -44,11 +44,13 @@ use super::{linearizable, Model, Rng, Stress, Violation};
 
 mod account;
 mod bank;
+mod block_on;
 mod bloom;
 mod bounded;
 mod cache;
 mod database;
 mod drain;
+mod parallel;
 mod pool;
 mod ratelimit;
 mod scheduler;
@@ -56,11 +58,13 @@ pub use account::{
     apply_to, no_pause, AccountModel, AccountOp, AccountRet, CasAccount, ConcurrentAccount, Pause,
 };
 pub use bank::{ActorBank, Bank, BankMsg, OrderedBank};
+pub use block_on::{BlockOnReport, TestFuture};
 pub use bloom::ConcurrentBloom;
 pub use bounded::ConcurrentBoundedQueue;
 pub use cache::ConcurrentTtlMap;
 pub use database::{Conflict, StoreReport, Versioned, VersionedStore};
 pub use drain::{DrainOutcome, DrainService, Request, RequestHandle};
+pub use parallel::{MapFn, ParallelReport};
 pub use pool::{ConcurrentPool, Connector};
 pub use scheduler::BackpressureQueue;
 

@@ -34,6 +34,14 @@
 //! | `CheckThenActAccount` | account `withdraw` that checks the balance, then subtracts (TOCTOU) | [`Suite::check_account`](super::conformance::Suite::check_account) (`overdraft`) |
 //! | `ReadModifyWriteAccount` | account `withdraw` as load, check, store | [`Suite::check_account`](super::conformance::Suite::check_account) (`lost update`) |
 //! | [`RelaxedSlot`] | one-shot publication with a Relaxed flag instead of Release/Acquire | [`check_publication`](super::check_publication) under loom (`publication`), `tests/loom_memory_model.rs` |
+//! | [`drop_remainder_sum`] | parallel map that splits into `len / threads` chunks, rounding down: the remainder is never mapped | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`result`) |
+//! | [`one_thread_sum`] | parallel map that joins each chunk's thread before spawning the next: right answer, no parallelism | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`parallelism`) |
+//! | [`thread_per_item_sum`] | parallel map that spawns a thread per item, ignoring the thread count | [`Suite::check_parallel_map`](super::conformance::Suite::check_parallel_map) (`parallelism`) |
+//! | [`notify_without_flag_block_on`] | `block_on` that sleeps on a condition variable with no "woken" flag: a notification sent before the wait is lost | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake before park`) |
+//! | [`noop_waker_block_on`] | `block_on` that polls with a no-op waker and parks: nothing ever unparks it | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake before park`) |
+//! | [`thread_local_flag_block_on`] | `block_on` whose "woken" flag is a `thread_local!`: a wake from another thread sets the wrong thread's flag | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`wake from another thread`) |
+//! | [`one_wake_block_on`] | `block_on` that treats "woken" as "ready" and never polls a third time | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`many wakes`) |
+//! | [`blocking_send_block_on`] | `block_on` whose waker does a blocking `send` into a channel of capacity 1: two wakes in one poll deadlock | [`Suite::check_block_on`](super::conformance::Suite::check_block_on) (`spurious`) |
 //! | `EarlyPublishQueue` (loom builds only) | Michael–Scott queue linking nodes with a Relaxed CAS | `tests/loom_queue.rs` (a data race) |
 
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -1023,3 +1031,15 @@ impl super::Publish for RelaxedSlot {
     }
 }
 // ANCHOR_END: relaxed_slot
+
+#[cfg(not(loom))]
+mod block_on;
+#[cfg(not(loom))]
+mod parallel_map;
+#[cfg(not(loom))]
+pub use block_on::{
+    blocking_send_block_on, noop_waker_block_on, notify_without_flag_block_on, one_wake_block_on,
+    thread_local_flag_block_on,
+};
+#[cfg(not(loom))]
+pub use parallel_map::{drop_remainder_sum, one_thread_sum, thread_per_item_sum};
