@@ -396,3 +396,23 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     }
     builder.check(f);
 }
+
+/// Runs `body` as a loom model (see [`model`]) and returns the set of values it returned across
+/// every execution loom explored: models assert the whole set, so an outcome that should be
+/// reachable but never is fails as surely as one that should not be. Only under `--cfg loom`.
+#[cfg(loom)]
+pub fn model_outcomes<O: Ord + Send + 'static>(
+    body: impl Fn() -> O + Send + Sync + 'static,
+) -> std::collections::BTreeSet<O> {
+    // std's mutex, not loom's: the set outlives every execution.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let sink = seen.clone();
+    model(move || {
+        let outcome = body();
+        sink.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(outcome);
+    });
+    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    seen
+}

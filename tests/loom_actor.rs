@@ -5,25 +5,8 @@
 //! asserts the set of outcomes it saw.
 #![cfg(loom)]
 
-use std::collections::BTreeSet;
-use std::sync::Mutex as StdMutex;
-
 use threadsmith::actor::{self, ActorGone, Reply};
-use threadsmith::sync::{model, thread};
-
-/// Runs `body` under loom and returns the set of outcomes it reported.
-fn outcomes<O: Ord + Clone + Send + 'static>(
-    body: impl Fn() -> O + Send + Sync + 'static,
-) -> BTreeSet<O> {
-    let seen = std::sync::Arc::new(StdMutex::new(BTreeSet::new()));
-    let sink = seen.clone();
-    model(move || {
-        let outcome = body();
-        sink.lock().unwrap().insert(outcome);
-    });
-    let seen = seen.lock().unwrap().clone();
-    seen
-}
+use threadsmith::sync::{model_outcomes, thread};
 
 enum Msg {
     Add(u8),
@@ -34,7 +17,7 @@ enum Msg {
 /// actor stops with its final state. (A mailbox of 2: see `blocked_push_and_pop_model`.)
 #[test]
 fn loom_ask_after_tell_sees_it_and_the_last_drop_stops_the_actor() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let (addr, actor) = actor::spawn(2, 0u8, |sum: &mut u8, msg| match msg {
             Msg::Add(n) => *sum += n,
             Msg::Get(reply) => reply.send(*sum),
@@ -54,7 +37,7 @@ fn loom_ask_after_tell_sees_it_and_the_last_drop_stops_the_actor() {
 /// The handler drops the reply without answering: the asker gets `ActorGone`, not a hang.
 #[test]
 fn loom_a_reply_dropped_unanswered_wakes_the_asker() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let (addr, actor) = actor::spawn(1, (), |_: &mut (), reply: Reply<u8>| drop(reply));
         let client = thread::spawn(move || addr.ask(|reply| reply));
         let answer = client.join().unwrap();
@@ -74,7 +57,7 @@ fn loom_a_reply_dropped_unanswered_wakes_the_asker() {
 #[test]
 #[ignore = "loom false alarm in BoundedQueue's wake-up protocol (SeqCst modelled as AcqRel)"]
 fn blocked_push_and_pop_model() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let (addr, actor) = actor::spawn(1, 0u8, |sum: &mut u8, n: u8| *sum += n);
         let client = thread::spawn(move || {
             addr.send(1).unwrap();

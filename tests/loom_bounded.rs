@@ -6,25 +6,10 @@
 #![cfg(loom)]
 
 use std::collections::BTreeSet;
-use std::sync::Mutex as StdMutex;
 
 use threadsmith::bounded::{BoundedQueue, Closed, TryPopError, TryPushError};
 use threadsmith::check::mutants::LostWakeupQueue;
-use threadsmith::sync::{model, thread, Arc};
-
-/// Runs `body` under loom and returns the set of outcomes it reported.
-fn outcomes<O: Ord + Clone + Send + 'static>(
-    body: impl Fn() -> O + Send + Sync + 'static,
-) -> BTreeSet<O> {
-    let seen = std::sync::Arc::new(StdMutex::new(BTreeSet::new()));
-    let sink = seen.clone();
-    model(move || {
-        let outcome = body();
-        sink.lock().unwrap().insert(outcome);
-    });
-    let seen = seen.lock().unwrap().clone();
-    seen
-}
+use threadsmith::sync::{model_outcomes, thread, Arc};
 
 /// The value handed back by a refused push, which must be refused for being full.
 fn full_value(e: TryPushError<u8>) -> u8 {
@@ -43,7 +28,7 @@ fn drain(queue: &BoundedQueue<u8>) -> Vec<u8> {
 /// paths get their own two-thread models below.)
 #[test]
 fn loom_ring_with_two_producers_and_a_consumer() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let queue = Arc::new(BoundedQueue::new(2));
         let producers: Vec<_> = [1u8, 2]
             .into_iter()
@@ -77,7 +62,7 @@ fn loom_ring_with_two_producers_and_a_consumer() {
 /// its value back.
 #[test]
 fn loom_full_ring_refuses_exactly_one_of_two_pushes() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let queue = Arc::new(BoundedQueue::new(1));
         let producers: Vec<_> = [1u8, 2]
             .into_iter()
@@ -102,7 +87,7 @@ fn loom_full_ring_refuses_exactly_one_of_two_pushes() {
 /// the push is refused only if it looked before the pop claimed the slot.
 #[test]
 fn loom_push_on_a_full_ring_races_a_pop() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let queue = Arc::new(BoundedQueue::new(1));
         queue.try_push(0u8).unwrap();
         let producer = {
@@ -142,7 +127,7 @@ blocking!(BoundedQueue<u8>, LostWakeupQueue<u8>);
 
 /// A blocking pop and a push on a capacity-1 queue: what the pop returned.
 fn pop_against_push<Q: Blocking>() -> BTreeSet<Option<u8>> {
-    outcomes(|| {
+    model_outcomes(|| {
         let queue = Arc::new(Q::create());
         let consumer = {
             let q = queue.clone();
@@ -167,7 +152,7 @@ fn loom_blocking_pop_is_woken_by_push() {
 /// A producer blocked on a full ring is woken by the pop that makes room.
 #[test]
 fn loom_blocking_push_is_woken_by_pop() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let queue = Arc::new(BoundedQueue::new(1));
         queue.try_push(1u8).unwrap();
         let producer = {
@@ -220,7 +205,7 @@ fn loom_catches_a_lost_wake_up() {
 /// `close` races a blocked (or about to block) pop: the pop must wake and return `None`.
 #[test]
 fn loom_close_wakes_a_blocked_pop() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let queue = Arc::new(BoundedQueue::<u8>::new(1));
         let consumer = {
             let q = queue.clone();
@@ -240,7 +225,7 @@ fn loom_close_wakes_a_blocked_pop() {
 /// or delivered exactly once — to the consumer or, after everything, to the drain.
 #[test]
 fn loom_push_racing_close_loses_nothing() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let queue = Arc::new(BoundedQueue::new(1));
         let producer = {
             let q = queue.clone();

@@ -5,25 +5,8 @@
 //! and each asserts the set of outcomes it saw.
 #![cfg(loom)]
 
-use std::collections::BTreeSet;
-use std::sync::Mutex as StdMutex;
-
 use threadsmith::lock_order::{lock_all_backoff, lock_ordered};
-use threadsmith::sync::{model, thread, Arc, Mutex};
-
-/// Runs `body` under loom and returns the set of outcomes it reported.
-fn outcomes<O: Ord + Clone + Send + 'static>(
-    body: impl Fn() -> O + Send + Sync + 'static,
-) -> BTreeSet<O> {
-    let seen = std::sync::Arc::new(StdMutex::new(BTreeSet::new()));
-    let sink = seen.clone();
-    model(move || {
-        let outcome = body();
-        sink.lock().unwrap().insert(outcome);
-    });
-    let seen = seen.lock().unwrap().clone();
-    seen
-}
+use threadsmith::sync::{model, model_outcomes, thread, Arc, Mutex};
 
 /// Two threads, locks `a` and `b` named in opposite orders; each appends its id to both
 /// accounts' logs while it holds both. Returns the two logs.
@@ -67,7 +50,7 @@ fn naive(x: &Mutex<Vec<u8>>, y: &Mutex<Vec<u8>>, id: u8) {
 /// Both threads finish, in either order, and each pair of updates is atomic: both logs agree.
 #[test]
 fn loom_lock_ordered_never_deadlocks() {
-    let seen = outcomes(|| opposite_orders(through_lock_ordered));
+    let seen = model_outcomes(|| opposite_orders(through_lock_ordered));
     assert_eq!(
         seen,
         [(vec![1, 2], vec![1, 2]), (vec![2, 1], vec![2, 1])].into()
@@ -77,7 +60,7 @@ fn loom_lock_ordered_never_deadlocks() {
 /// The try-all-then-back-off form: no lock order at all, still no deadlock.
 #[test]
 fn loom_lock_all_backoff_never_deadlocks() {
-    let seen = outcomes(|| opposite_orders(through_backoff));
+    let seen = model_outcomes(|| opposite_orders(through_backoff));
     assert_eq!(
         seen,
         [(vec![1, 2], vec![1, 2]), (vec![2, 1], vec![2, 1])].into()

@@ -10,12 +10,11 @@
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc as StdArc, Mutex as StdMutex};
 
 use threadsmith::check::mutants::RelaxedSlot;
 use threadsmith::check::{check_publication, RelAcqSlot};
 use threadsmith::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-use threadsmith::sync::model;
+use threadsmith::sync::model_outcomes;
 
 // ANCHOR: imports
 use threadsmith::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
@@ -111,21 +110,6 @@ pub fn store_buffering(store: Ordering, load: Ordering, seq_cst_fence: bool) -> 
 }
 // ANCHOR_END: store_buffering
 
-/// Runs `litmus` as a loom model and returns the set of outcomes it produced.
-fn outcomes<T>(litmus: impl Fn() -> T + Send + Sync + 'static) -> BTreeSet<T>
-where
-    T: Ord + Send + 'static,
-{
-    let seen = StdArc::new(StdMutex::new(BTreeSet::new()));
-    let record = seen.clone();
-    model(move || {
-        let outcome = litmus();
-        record.lock().unwrap().insert(outcome);
-    });
-    let seen = std::mem::take(&mut *seen.lock().unwrap());
-    seen
-}
-
 /// The message-passing property: a reader that saw the flag sees the data.
 fn assert_message_passed(saw: Option<u64>) {
     if let Some(data) = saw {
@@ -149,7 +133,7 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
 #[test]
 fn loom_finds_relaxed_message_passing_broken() {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        outcomes(|| assert_message_passed(message_passing(Relaxed, Relaxed)))
+        model_outcomes(|| assert_message_passed(message_passing(Relaxed, Relaxed)))
     }));
     let message = panic_message(result.expect_err("loom must find the stale read"));
     assert!(
@@ -160,7 +144,7 @@ fn loom_finds_relaxed_message_passing_broken() {
 
 #[test]
 fn loom_release_acquire_message_passing_holds() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let saw = message_passing(Release, Acquire);
         assert_message_passed(saw);
         saw
@@ -171,20 +155,20 @@ fn loom_release_acquire_message_passing_holds() {
 #[test]
 fn loom_relaxed_outcomes_include_the_stale_read() {
     // Without the assertion, the set shows all three outcomes Relaxed allows.
-    let seen = outcomes(|| message_passing(Relaxed, Relaxed));
+    let seen = model_outcomes(|| message_passing(Relaxed, Relaxed));
     assert_eq!(seen, BTreeSet::from([None, Some(0), Some(42)]));
 }
 
 #[test]
 fn loom_release_store_alone_is_not_enough() {
     // Release on one side only: nothing pairs with it, so the stale read is still allowed.
-    let seen = outcomes(|| message_passing(Release, Relaxed));
+    let seen = model_outcomes(|| message_passing(Release, Relaxed));
     assert!(seen.contains(&Some(0)), "{seen:?}");
 }
 
 #[test]
 fn loom_fences_order_relaxed_message_passing() {
-    let seen = outcomes(|| {
+    let seen = model_outcomes(|| {
         let saw = message_passing_with_fences();
         assert_message_passed(saw);
         saw
@@ -196,7 +180,7 @@ fn loom_fences_order_relaxed_message_passing() {
 fn loom_store_buffering_allows_both_stale_reads_under_acq_rel() {
     // Release stores and Acquire loads do not stop each thread reading the other's flag before
     // the other's store is visible: (false, false) is allowed, and loom finds it.
-    let seen = outcomes(|| store_buffering(Release, Acquire, false));
+    let seen = model_outcomes(|| store_buffering(Release, Acquire, false));
     assert!(seen.contains(&(false, false)), "{seen:?}");
     // (AcqRel is for read-modify-writes; a plain store or load takes Release or Acquire.)
     let _ = AcqRel;
@@ -204,7 +188,7 @@ fn loom_store_buffering_allows_both_stale_reads_under_acq_rel() {
 
 #[test]
 fn loom_store_buffering_with_seq_cst_fences_forbids_both_stale_reads() {
-    let seen = outcomes(|| store_buffering(Relaxed, Relaxed, true));
+    let seen = model_outcomes(|| store_buffering(Relaxed, Relaxed, true));
     assert!(!seen.contains(&(false, false)), "{seen:?}");
     assert_eq!(
         seen.len(),
@@ -219,7 +203,7 @@ fn loom_models_seq_cst_accesses_as_acq_rel() {
     // treats a SeqCst load or store as Acquire/Release (its README says so: a false alarm,
     // tokio-rs/loom#180). This test pins that limitation down, so the book's claim stays true;
     // if loom learns SeqCst accesses, it fails and the chapter needs updating.
-    let seen = outcomes(|| store_buffering(SeqCst, SeqCst, false));
+    let seen = model_outcomes(|| store_buffering(SeqCst, SeqCst, false));
     assert!(seen.contains(&(false, false)), "{seen:?}");
 }
 

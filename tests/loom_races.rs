@@ -5,9 +5,8 @@
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc as StdArc, Mutex as StdMutex};
 
-use threadsmith::sync::model;
+use threadsmith::sync::model_outcomes;
 
 // ANCHOR: model
 use threadsmith::check::mutants::LostUpdateCounter;
@@ -66,14 +65,7 @@ fn two_increments<C: Counter>() -> u64 {
 // ANCHOR_END: model
 
 fn finals<C: Counter>() -> BTreeSet<u64> {
-    let seen = StdArc::new(StdMutex::new(BTreeSet::new()));
-    let record = seen.clone();
-    model(move || {
-        let total = two_increments::<C>();
-        record.lock().unwrap().insert(total);
-    });
-    let seen = std::mem::take(&mut *seen.lock().unwrap());
-    seen
+    model_outcomes(two_increments::<C>)
 }
 
 #[test]
