@@ -416,3 +416,17 @@ pub fn model_outcomes<O: Ord + Send + 'static>(
     let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     seen
 }
+
+/// Runs the `#[ignore]`d test `name` of the current test binary in a child process and returns
+/// whether it passed and what it printed. A model in which loom finds a deadlock aborts the
+/// whole process, so a test that expects one runs the model this way. Only under `--cfg loom`.
+#[cfg(loom)]
+pub fn run_ignored_test_in_child(name: &str) -> (bool, String) {
+    let exe = std::env::current_exe().expect("a test binary knows its own path");
+    let child = std::process::Command::new(exe)
+        .args(["--ignored", "--exact", name, "--test-threads=1"])
+        .output()
+        .expect("the test binary runs itself");
+    let output = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
+    (child.status.success(), output.into_owned())
+}

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use threadsmith::bounded::{BoundedQueue, Closed, TryPopError, TryPushError};
 use threadsmith::check::mutants::LostWakeupQueue;
-use threadsmith::sync::{model_outcomes, thread, Arc};
+use threadsmith::sync::{model_outcomes, run_ignored_test_in_child, thread, Arc};
 
 /// The value handed back by a refused push, which must be refused for being full.
 fn full_value(e: TryPushError<u8>) -> u8 {
@@ -182,20 +182,8 @@ fn lost_wake_up_model() {
 
 #[test]
 fn loom_catches_a_lost_wake_up() {
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "lost_wake_up_model",
-            "--test-threads=1",
-        ])
-        .output()
-        .expect("the test binary runs itself");
-    let output = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
-    assert!(
-        !child.status.success(),
-        "the lost wake-up went unnoticed:\n{output}"
-    );
+    let (passed, output) = run_ignored_test_in_child("lost_wake_up_model");
+    assert!(!passed, "the lost wake-up went unnoticed:\n{output}");
     assert!(
         output.contains("deadlock"),
         "failed, but not with a deadlock:\n{output}"

@@ -6,7 +6,7 @@
 #![cfg(loom)]
 
 use threadsmith::lock_order::{lock_all_backoff, lock_ordered};
-use threadsmith::sync::{model, model_outcomes, thread, Arc, Mutex};
+use threadsmith::sync::{model, model_outcomes, run_ignored_test_in_child, thread, Arc, Mutex};
 
 /// Two threads, locks `a` and `b` named in opposite orders; each appends its id to both
 /// accounts' logs while it holds both. Returns the two logs.
@@ -79,18 +79,9 @@ fn naive_opposite_orders_model() {
 
 #[test]
 fn loom_finds_the_naive_deadlock() {
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "naive_opposite_orders_model",
-            "--test-threads=1",
-        ])
-        .output()
-        .expect("the test binary runs itself");
-    let output = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
+    let (passed, output) = run_ignored_test_in_child("naive_opposite_orders_model");
     assert!(
-        !child.status.success(),
+        !passed,
         "loom found no deadlock in the naive order:\n{output}"
     );
     assert!(
